@@ -1,0 +1,190 @@
+//! Server options: what the command line and the config file set, with nats-server's
+//! defaults. Shared by every frontend.
+
+use crate::prelude::*;
+use core::time::Duration;
+
+/// Default client port.
+pub const DEFAULT_PORT: u16 = 4222;
+/// Default monitoring port when `-m` is given without one.
+pub const DEFAULT_HTTP_PORT: u16 = 8222;
+/// Default maximum payload: 1 MiB.
+pub const DEFAULT_MAX_PAYLOAD: usize = 1024 * 1024;
+/// Default maximum pending outbound bytes per connection: 64 MiB.
+pub const DEFAULT_MAX_PENDING: usize = 64 * 1024 * 1024;
+/// Default maximum control line: 4 KiB.
+pub const DEFAULT_MAX_CONTROL_LINE: usize = 4096;
+/// Default maximum connections: 64K.
+pub const DEFAULT_MAX_CONNECTIONS: usize = 64 * 1024;
+/// Default auth timeout: 2 s.
+pub const DEFAULT_AUTH_TIMEOUT: Duration = Duration::from_secs(2);
+/// Default server ping interval: 2 min.
+pub const DEFAULT_PING_INTERVAL: Duration = Duration::from_secs(120);
+/// Default number of unanswered pings before `Stale Connection`.
+pub const DEFAULT_PING_MAX: u32 = 2;
+/// Default write deadline: 10 s.
+pub const DEFAULT_WRITE_DEADLINE: Duration = Duration::from_secs(10);
+
+/// Everything that configures a server.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Options {
+    /// Interface to listen on for clients (`host`, `net`, `listen`, `-a`).
+    pub host: String,
+    /// Client port; `None` means pick a random free port (`-p -1`).
+    pub port: Option<u16>,
+    /// Server name (`server_name`, `-n`); defaults to the server id.
+    pub server_name: Option<String>,
+    /// Client authorization.
+    pub authorization: Authorization,
+    /// Largest payload a client may publish.
+    pub max_payload: usize,
+    /// Most client connections at once.
+    pub max_connections: usize,
+    /// Most subscriptions per connection; 0 means no limit.
+    pub max_subscriptions: usize,
+    /// Most bytes pending to one connection before it is a slow consumer.
+    pub max_pending: usize,
+    /// Longest control line a client may send.
+    pub max_control_line: usize,
+    /// Interval between server PINGs.
+    pub ping_interval: Duration,
+    /// Unanswered PINGs before the connection is stale.
+    pub ping_max: u32,
+    /// How long one write may block before the connection is a slow consumer.
+    pub write_deadline: Duration,
+    /// Log debug lines.
+    pub debug: bool,
+    /// Log protocol traces.
+    pub trace: bool,
+    /// Prefix log lines with a timestamp.
+    pub logtime: bool,
+    /// Log to this file instead of standard error.
+    pub log_file: Option<String>,
+    /// Write the process id to this file.
+    pub pid_file: Option<String>,
+    /// Interface for the monitoring endpoint.
+    pub http_host: String,
+    /// Monitoring port; `None` = monitoring off; `Some(0)` = random port.
+    pub http_port: Option<u16>,
+    /// JetStream requested (accepted; persistence comes later).
+    pub jetstream: bool,
+    /// JetStream store directory.
+    pub store_dir: Option<String>,
+    /// Treat unknown config keys as errors.
+    pub strict: bool,
+    /// Disable the sublist result caches.
+    pub no_sublist_cache: bool,
+    /// Path of the config file these options came from, if any.
+    pub config_file: Option<String>,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            host: "0.0.0.0".to_string(),
+            port: Some(DEFAULT_PORT),
+            server_name: None,
+            authorization: Authorization::default(),
+            max_payload: DEFAULT_MAX_PAYLOAD,
+            max_connections: DEFAULT_MAX_CONNECTIONS,
+            max_subscriptions: 0,
+            max_pending: DEFAULT_MAX_PENDING,
+            max_control_line: DEFAULT_MAX_CONTROL_LINE,
+            ping_interval: DEFAULT_PING_INTERVAL,
+            ping_max: DEFAULT_PING_MAX,
+            write_deadline: DEFAULT_WRITE_DEADLINE,
+            debug: false,
+            trace: false,
+            logtime: true,
+            log_file: None,
+            pid_file: None,
+            http_host: "0.0.0.0".to_string(),
+            http_port: None,
+            jetstream: false,
+            store_dir: None,
+            strict: false,
+            no_sublist_cache: false,
+            config_file: None,
+        }
+    }
+}
+
+/// Client authorization: one of a token, a single user/password, or a users list.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Authorization {
+    /// Single user name.
+    pub user: Option<String>,
+    /// Password of the single user (plain or bcrypt `$2a$…`).
+    pub password: Option<String>,
+    /// Token (plain or bcrypt).
+    pub token: Option<String>,
+    /// Users with their own passwords and permissions.
+    pub users: Vec<User>,
+    /// Permissions for the single user / token user.
+    pub default_permissions: Option<Permissions>,
+    /// Time a client has to send CONNECT when auth is required.
+    pub timeout: Option<Duration>,
+    /// User assumed when a client sends no credentials.
+    pub no_auth_user: Option<String>,
+}
+
+impl Authorization {
+    /// Whether any form of authentication is configured.
+    pub fn is_required(&self) -> bool {
+        self.user.is_some() || self.token.is_some() || !self.users.is_empty()
+    }
+
+    /// The auth timeout in force.
+    pub fn timeout_or_default(&self) -> Duration {
+        self.timeout.unwrap_or(DEFAULT_AUTH_TIMEOUT)
+    }
+}
+
+/// One entry of `authorization { users: [...] }`.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct User {
+    /// User name.
+    pub username: String,
+    /// Password (plain or bcrypt `$2a$…`/`$2b$…`/`$2y$…`).
+    pub password: String,
+    /// This user's permissions; `None` allows everything.
+    pub permissions: Option<Permissions>,
+}
+
+/// Publish/subscribe permissions of a user.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Permissions {
+    /// Subjects the user may publish to.
+    pub publish: Option<SubjectPermission>,
+    /// Subjects the user may subscribe to.
+    pub subscribe: Option<SubjectPermission>,
+    /// `allow_responses`: publishing to reply subjects of received requests.
+    pub response: Option<ResponsePermission>,
+}
+
+/// Allow and deny lists of subjects (wildcards allowed).
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct SubjectPermission {
+    /// Allowed subjects; empty means all are allowed (unless denied).
+    pub allow: Vec<String>,
+    /// Denied subjects; a deny wins over an allow.
+    pub deny: Vec<String>,
+}
+
+/// `allow_responses`: how many replies, for how long, a user may publish to a reply subject.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ResponsePermission {
+    /// Replies allowed per request (default 1).
+    pub max_msgs: usize,
+    /// How long the permission lasts (default 2 min); zero means no expiry.
+    pub expires: Duration,
+}
+
+impl Default for ResponsePermission {
+    fn default() -> Self {
+        ResponsePermission {
+            max_msgs: 1,
+            expires: Duration::from_secs(120),
+        }
+    }
+}
