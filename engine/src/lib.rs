@@ -14,11 +14,13 @@
 
 extern crate alloc;
 
+pub mod auth;
 pub mod cli;
 pub mod config;
 pub mod error;
 pub mod options;
 pub mod proto;
+pub mod server;
 pub mod subject;
 pub mod sublist;
 pub mod sync;

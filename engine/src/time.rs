@@ -48,3 +48,10 @@ impl Sub<Instant> for Instant {
         self.saturating_since(rhs)
     }
 }
+
+impl Sub<Duration> for Instant {
+    type Output = Instant;
+    fn sub(self, rhs: Duration) -> Instant {
+        Instant(self.0.saturating_sub(rhs))
+    }
+}

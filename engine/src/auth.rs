@@ -1,0 +1,275 @@
+//! Authentication (token, user/password, users list, bcrypt hashes) and the permissions a
+//! successful login grants.
+
+use crate::options::{Authorization, Permissions, ResponsePermission, SubjectPermission};
+use crate::prelude::*;
+use crate::server::connect::ConnectOptions;
+use crate::subject;
+use core::time::Duration;
+use hashbrown::HashMap;
+
+/// Who a connection authenticated as, and what it may do.
+#[derive(Debug, Clone, Default)]
+pub struct Grant {
+    /// The user name, when a user logged in.
+    pub user: Option<String>,
+    /// What the user may publish and subscribe to; `None` allows everything.
+    pub permissions: Option<Arc<ResolvedPermissions>>,
+}
+
+/// Checks CONNECT credentials against the configured authorization.
+#[derive(Debug, Clone)]
+pub struct Authenticator {
+    token: Option<String>,
+    single_user: Option<(String, String)>,
+    default_permissions: Option<Arc<ResolvedPermissions>>,
+    users: HashMap<String, (String, Option<Arc<ResolvedPermissions>>)>,
+    no_auth_user: Option<String>,
+}
+
+impl Authenticator {
+    /// Build from the configured authorization.
+    pub fn new(auth: &Authorization) -> Self {
+        let default_permissions = auth
+            .default_permissions
+            .as_ref()
+            .map(|p| Arc::new(ResolvedPermissions::new(p)));
+        let users = auth
+            .users
+            .iter()
+            .map(|u| {
+                let perms = u
+                    .permissions
+                    .as_ref()
+                    .map(|p| Arc::new(ResolvedPermissions::new(p)));
+                (u.username.clone(), (u.password.clone(), perms))
+            })
+            .collect();
+        Authenticator {
+            token: auth.token.clone(),
+            single_user: auth
+                .user
+                .as_ref()
+                .map(|u| (u.clone(), auth.password.clone().unwrap_or_default())),
+            default_permissions,
+            users,
+            no_auth_user: auth.no_auth_user.clone(),
+        }
+    }
+
+    /// Whether clients must authenticate.
+    pub fn is_required(&self) -> bool {
+        self.token.is_some() || self.single_user.is_some() || !self.users.is_empty()
+    }
+
+    /// Check the credentials of a CONNECT; `None` means `Authorization Violation`.
+    pub fn authenticate(&self, connect: &ConnectOptions) -> Option<Grant> {
+        if !self.is_required() {
+            return Some(Grant::default());
+        }
+        if let Some(token) = &self.token {
+            let given = connect.auth_token.as_deref()?;
+            return password_matches(token, given).then(|| Grant {
+                user: None,
+                permissions: self.default_permissions.clone(),
+            });
+        }
+        let no_credentials =
+            connect.user.is_none() && connect.pass.is_none() && connect.auth_token.is_none();
+        if no_credentials {
+            let user = self.no_auth_user.as_ref()?;
+            let (_, perms) = self.users.get(user)?;
+            return Some(Grant {
+                user: Some(user.clone()),
+                permissions: perms.clone(),
+            });
+        }
+        let user = connect.user.as_deref()?;
+        let pass = connect.pass.as_deref().unwrap_or("");
+        if let Some((name, password)) = &self.single_user {
+            return (name == user && password_matches(password, pass)).then(|| Grant {
+                user: Some(name.clone()),
+                permissions: self.default_permissions.clone(),
+            });
+        }
+        let (password, perms) = self.users.get(user)?;
+        password_matches(password, pass).then(|| Grant {
+            user: Some(user.to_string()),
+            permissions: perms.clone(),
+        })
+    }
+}
+
+/// Compare a configured secret (plain or bcrypt `$2…$`) with what the client sent.
+pub fn password_matches(configured: &str, given: &str) -> bool {
+    if configured.starts_with("$2") {
+        return bcrypt_verify(given, configured);
+    }
+    constant_time_eq(configured.as_bytes(), given.as_bytes())
+}
+
+#[cfg(not(any(target_arch = "wasm32", target_os = "none")))]
+fn bcrypt_verify(given: &str, hash: &str) -> bool {
+    bcrypt::verify(given, hash).unwrap_or(false)
+}
+
+#[cfg(any(target_arch = "wasm32", target_os = "none"))]
+fn bcrypt_verify(_given: &str, _hash: &str) -> bool {
+    // bcrypt needs `std` and OS entropy (its crate pulls in getrandom); without them
+    // hashes never match.
+    false
+}
+
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    if a.len() != b.len() {
+        return false;
+    }
+    a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+/// Allow/deny lists of one direction, ready for matching.
+#[derive(Debug, Clone, Default)]
+pub struct SubjectRules {
+    allow: Vec<Box<[u8]>>,
+    deny: Vec<Box<[u8]>>,
+}
+
+impl SubjectRules {
+    fn new(p: &SubjectPermission) -> Self {
+        let to_boxed = |v: &Vec<String>| v.iter().map(|s| s.as_bytes().into()).collect();
+        SubjectRules {
+            allow: to_boxed(&p.allow),
+            deny: to_boxed(&p.deny),
+        }
+    }
+
+    /// Whether a literal subject is allowed: it matches an allow entry (or there are
+    /// none) and no deny entry.
+    pub fn allows_literal(&self, subject: &[u8]) -> bool {
+        let allowed =
+            self.allow.is_empty() || self.allow.iter().any(|p| subject::matches(p, subject));
+        allowed && !self.denies(subject)
+    }
+
+    /// Whether a subscription subject (which may hold wildcards) is allowed: it is matched
+    /// by, or a subset of, an allow entry, and not matched by a deny entry.
+    pub fn allows_subscription(&self, sub: &[u8]) -> bool {
+        let allowed = self.allow.is_empty()
+            || self
+                .allow
+                .iter()
+                .any(|p| subject::matches(p, sub) || subject::is_subset_match(sub, p));
+        allowed && !self.denies(sub)
+    }
+
+    /// Whether a subject hits a deny entry.
+    pub fn denies(&self, subject: &[u8]) -> bool {
+        self.deny.iter().any(|p| subject::matches(p, subject))
+    }
+
+    /// Whether there are deny entries.
+    pub fn has_deny(&self) -> bool {
+        !self.deny.is_empty()
+    }
+}
+
+/// A user's permissions, ready for matching.
+#[derive(Debug, Clone, Default)]
+pub struct ResolvedPermissions {
+    /// Publish rules.
+    pub publish: Option<SubjectRules>,
+    /// Subscribe rules.
+    pub subscribe: Option<SubjectRules>,
+    /// `allow_responses`.
+    pub response: Option<(usize, Duration)>,
+}
+
+impl ResolvedPermissions {
+    /// Resolve configured permissions.
+    pub fn new(p: &Permissions) -> Self {
+        let response = p.response.as_ref().map(|r: &ResponsePermission| {
+            (if r.max_msgs == 0 { 1 } else { r.max_msgs }, r.expires)
+        });
+        ResolvedPermissions {
+            publish: p.publish.as_ref().map(SubjectRules::new),
+            subscribe: p.subscribe.as_ref().map(SubjectRules::new),
+            response,
+        }
+    }
+
+    /// Whether publishing to a literal subject is allowed by the publish rules alone.
+    pub fn can_publish(&self, subject: &[u8]) -> bool {
+        self.publish
+            .as_ref()
+            .is_none_or(|rules| rules.allows_literal(subject))
+    }
+
+    /// Whether subscribing to `subject` is allowed.
+    pub fn can_subscribe(&self, subject: &[u8]) -> bool {
+        self.subscribe
+            .as_ref()
+            .is_none_or(|rules| rules.allows_subscription(subject))
+    }
+
+    /// Whether a message on `subject` must be withheld from a subscriber (deny rules are
+    /// applied at delivery so a wide SUB cannot receive denied subjects).
+    pub fn delivery_denied(&self, subject: &[u8]) -> bool {
+        self.subscribe
+            .as_ref()
+            .is_some_and(|rules| rules.has_deny() && rules.denies(subject))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::options::User;
+
+    fn connect(user: Option<&str>, pass: Option<&str>, token: Option<&str>) -> ConnectOptions {
+        ConnectOptions {
+            user: user.map(Into::into),
+            pass: pass.map(Into::into),
+            auth_token: token.map(Into::into),
+            ..ConnectOptions::default()
+        }
+    }
+
+    #[test]
+    fn token_user_and_users_list() {
+        let auth = Authenticator::new(&Authorization {
+            token: Some("s3cr3t".into()),
+            ..Default::default()
+        });
+        assert!(auth.authenticate(&connect(None, None, Some("s3cr3t"))).is_some());
+        assert!(auth.authenticate(&connect(None, None, Some("nope"))).is_none());
+        assert!(auth.authenticate(&connect(None, None, None)).is_none());
+
+        let auth = Authenticator::new(&Authorization {
+            user: Some("derek".into()),
+            password: Some("pw".into()),
+            ..Default::default()
+        });
+        assert!(auth.authenticate(&connect(Some("derek"), Some("pw"), None)).is_some());
+        assert!(auth.authenticate(&connect(Some("derek"), Some("x"), None)).is_none());
+
+        let auth = Authenticator::new(&Authorization {
+            users: vec![User {
+                username: "a".into(),
+                password: "$2a$04$GdvjHD.XjcG9MF9ZeHNHnecX2VN8XPhGHfV2jlhNz1TnLO4OxXq6m".into(),
+                permissions: None,
+            }],
+            no_auth_user: Some("a".into()),
+            ..Default::default()
+        });
+        // The hash is bcrypt("password", cost 4).
+        let g = auth
+            .authenticate(&connect(Some("a"), Some("password"), None))
+            .unwrap();
+        assert_eq!(g.user.as_deref(), Some("a"));
+        assert!(auth.authenticate(&connect(Some("a"), Some("pass"), None)).is_none());
+        assert_eq!(
+            auth.authenticate(&connect(None, None, None)).unwrap().user.as_deref(),
+            Some("a")
+        );
+    }
+}

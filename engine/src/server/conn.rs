@@ -1,0 +1,713 @@
+//! The per-connection state machine: parses what a client sends, applies auth,
+//! permissions and limits, routes messages, and keeps the connection's timers.
+
+use super::connect::ConnectOptions;
+use super::info::{info_json, splitmix64};
+use super::outbound::{CloseReason, Outbound};
+use super::shared::ConnShared;
+use super::subscription::{SubRef, Subscription};
+use super::{Account, Server};
+use crate::auth::ResolvedPermissions;
+use crate::error::ClientError;
+use crate::prelude::*;
+use crate::proto::{encode, ClientOp, ParseError, ParserLimits, ServerParser};
+use crate::sublist::{MatchCache, SublistResult};
+use crate::subject;
+use crate::time::Instant;
+use bytes::{Buf, Bytes, BytesMut};
+use core::ops::Range;
+use core::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use core::task::Waker;
+use core::time::Duration;
+use hashbrown::HashMap;
+
+/// The first server PING goes out this soon after connect (nats-server measures RTT with
+/// it), unless `ping_interval` is shorter.
+const FIRST_PING_INTERVAL: Duration = Duration::from_secs(2);
+/// Bound of the per-connection publish-permission cache.
+const PERMISSION_CACHE_MAX: usize = 1024;
+/// Where a published message's parts lie in the read buffer.
+struct PubRanges {
+    subject: Range<usize>,
+    reply: Option<Range<usize>>,
+    /// Headers followed by payload.
+    body: Range<usize>,
+    header_len: Option<usize>,
+}
+
+impl PubRanges {
+    fn new(
+        base: &[u8],
+        subject: &[u8],
+        reply: Option<&[u8]>,
+        headers: Option<&[u8]>,
+        payload: &[u8],
+    ) -> Self {
+        let start = headers.map_or_else(|| range_in(base, payload).start, |h| range_in(base, h).start);
+        PubRanges {
+            subject: range_in(base, subject),
+            reply: reply.map(|r| range_in(base, r)),
+            body: start..range_in(base, payload).end,
+            header_len: headers.map(<[u8]>::len),
+        }
+    }
+}
+
+/// The range `part` occupies inside `base` (`part` must be a sub-slice of `base`).
+fn range_in(base: &[u8], part: &[u8]) -> Range<usize> {
+    let start = (part.as_ptr() as usize).saturating_sub(base.as_ptr() as usize);
+    start..start + part.len()
+}
+
+/// A message being routed.
+struct Msg<'a> {
+    subject: &'a [u8],
+    reply: Option<&'a [u8]>,
+    /// Headers followed by payload.
+    body: &'a [u8],
+    header_len: Option<usize>,
+    /// `body` as a shared buffer, for large messages delivered without copying.
+    shared: Option<Bytes>,
+}
+
+impl<'a> Msg<'a> {
+    fn from_buffer(buf: &'a [u8], r: &PubRanges) -> Self {
+        Msg {
+            subject: &buf[r.subject.clone()],
+            reply: r.reply.clone().map(|x| &buf[x]),
+            body: &buf[r.body.clone()],
+            header_len: r.header_len,
+            shared: None,
+        }
+    }
+
+    fn from_frame(frame: &'a Bytes, r: &PubRanges) -> Self {
+        Msg {
+            shared: Some(frame.slice(r.body.clone())),
+            ..Msg::from_buffer(frame, r)
+        }
+    }
+
+    fn payload(&self) -> &'a [u8] {
+        &self.body[self.header_len.unwrap_or(0)..]
+    }
+}
+
+/// One client connection's state machine. Owned by the frontend task that reads the
+/// socket; see the [module docs](super) for the driving contract.
+#[derive(Debug)]
+pub struct Connection {
+    server: Arc<Server>,
+    account: Arc<Account>,
+    shared: Arc<ConnShared>,
+    parser: ServerParser,
+    opts: ConnectOptions,
+    connect_received: bool,
+    auth_required: bool,
+    perms: Option<Arc<ResolvedPermissions>>,
+    pub_allowed_cache: HashMap<Box<[u8]>, bool>,
+    cache: MatchCache<SubRef>,
+    /// Writers to wake once the current batch of input is processed.
+    wake: Vec<Waker>,
+    /// Subscriptions that reached their auto-unsubscribe limit during this batch.
+    expired: Vec<SubRef>,
+    auth_deadline: Option<Instant>,
+    next_ping: Option<Instant>,
+    pings_out: u32,
+    ping_sent_at: Option<Instant>,
+    /// Last client data or PING (nats-server skips its PING when this is recent).
+    last_in: Instant,
+    rng: u64,
+    finished: bool,
+}
+
+impl Connection {
+    pub(crate) fn new(
+        server: Arc<Server>,
+        shared: Arc<ConnShared>,
+        now: Instant,
+        over_connection_limit: bool,
+    ) -> Self {
+        let o = server.options();
+        let limits = ParserLimits {
+            max_control_line: o.max_control_line,
+            max_payload: o.max_payload,
+        };
+        let auth_required = server.authenticator().is_required();
+        let mut rng = server.seed() ^ shared.id().wrapping_mul(0x9E37_79B9_7F4A_7C15);
+        let first_ping = o.ping_interval.min(FIRST_PING_INTERVAL);
+        // Like nats-server, spread first pings by up to 20 %.
+        let jitter_ms = (first_ping.as_millis() as u64 / 5).max(1);
+        let first_ping = first_ping + Duration::from_millis(splitmix64(&mut rng) % jitter_ms);
+        let mut conn = Connection {
+            account: server.account().clone(),
+            parser: ServerParser::new(limits),
+            opts: ConnectOptions::default(),
+            connect_received: false,
+            auth_required,
+            perms: None,
+            pub_allowed_cache: HashMap::new(),
+            cache: MatchCache::new(),
+            wake: Vec::new(),
+            expired: Vec::new(),
+            auth_deadline: auth_required.then(|| now + o.authorization.timeout_or_default()),
+            next_ping: Some(now + first_ping),
+            pings_out: 0,
+            ping_sent_at: None,
+            last_in: now,
+            rng,
+            finished: false,
+            server,
+            shared,
+        };
+        let ip = conn.shared.meta.lock().ip.clone();
+        let info = info_json(&conn.server, conn.shared.id(), &ip);
+        conn.queue_with(|out| encode::info(out.tail(), &info));
+        if over_connection_limit {
+            conn.fail(ClientError::MaximumConnectionsExceeded, CloseReason::MaxConnectionsExceeded);
+        }
+        conn.wake_writers();
+        conn
+    }
+
+    /// The shared half (for the writer task and monitoring).
+    pub fn shared(&self) -> &Arc<ConnShared> {
+        &self.shared
+    }
+
+    /// The connection id.
+    pub fn id(&self) -> u64 {
+        self.shared.id()
+    }
+
+    /// Whether the engine has closed this connection.
+    pub fn is_closed(&self) -> bool {
+        self.finished || self.shared.is_closed()
+    }
+
+    /// Process every complete op at the front of `buf` (bytes received from the client),
+    /// consuming them; a trailing partial op stays in `buf`. Returns `false` once the
+    /// connection is closed (stop reading, then call [`Connection::close`]).
+    pub fn handle_bytes(&mut self, buf: &mut BytesMut, now: Instant) -> bool {
+        if self.is_closed() {
+            buf.clear();
+            return false;
+        }
+        self.shared.meta.lock().last_activity = now;
+        while !self.shared.is_closed() {
+            let (consumed, publish) = match self.parser.parse(&buf[..]) {
+                Ok(None) => break,
+                Err(e) => {
+                    self.parse_failed(&e);
+                    break;
+                }
+                Ok(Some((op, consumed))) => {
+                    if self.auth_required
+                        && !self.connect_received
+                        && !matches!(op, ClientOp::Connect { .. })
+                    {
+                        self.fail(ClientError::AuthorizationViolation, CloseReason::AuthenticationViolation);
+                        break;
+                    }
+                    match op {
+                        ClientOp::Pub { subject, reply, payload } => {
+                            (consumed, Some(PubRanges::new(buf, subject, reply, None, payload)))
+                        }
+                        ClientOp::HPub { subject, reply, headers, payload } => {
+                            if !self.opts.headers {
+                                // nats-server closes without an error.
+                                self.close_silently(CloseReason::ProtocolViolation);
+                                break;
+                            }
+                            (consumed, Some(PubRanges::new(buf, subject, reply, Some(headers), payload)))
+                        }
+                        other => {
+                            self.handle_control_op(other, now);
+                            (consumed, None)
+                        }
+                    }
+                }
+            };
+            match publish {
+                Some(r) if r.body.len() >= super::SHARE_PAYLOAD_AT => {
+                    let frame = buf.split_to(consumed).freeze();
+                    self.publish(Msg::from_frame(&frame, &r), now);
+                }
+                Some(r) => {
+                    self.publish(Msg::from_buffer(buf, &r), now);
+                    buf.advance(consumed);
+                }
+                None => buf.advance(consumed),
+            }
+        }
+        self.finish_batch();
+        !self.is_closed()
+    }
+
+    /// The next time [`Connection::handle_timeout`] must be called, if any.
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        if self.is_closed() {
+            return None;
+        }
+        match (self.auth_deadline, self.next_ping) {
+            (Some(a), Some(p)) => Some(a.min(p)),
+            (a, p) => a.or(p),
+        }
+    }
+
+    /// Run the timers due at `now`: auth timeout, server PINGs, stale detection.
+    pub fn handle_timeout(&mut self, now: Instant) {
+        if self.is_closed() {
+            return;
+        }
+        if self.auth_deadline.is_some_and(|d| d <= now) {
+            self.auth_deadline = None;
+            if !self.connect_received {
+                self.fail(ClientError::AuthenticationTimeout, CloseReason::AuthenticationTimeout);
+                self.finish_batch();
+                return;
+            }
+        }
+        if self.next_ping.is_some_and(|d| d <= now) {
+            self.ping_timer(now);
+        }
+        self.finish_batch();
+    }
+
+    fn ping_timer(&mut self, now: Instant) {
+        let interval = self.server.options().ping_interval;
+        self.next_ping = Some(now + interval);
+        if !self.connect_received {
+            return;
+        }
+        let need_rtt = self.shared.meta.lock().rtt.is_none();
+        if !need_rtt && now.saturating_since(self.last_in) < interval {
+            return;
+        }
+        if self.pings_out + 1 > self.server.options().ping_max {
+            self.server.stats.stale_connections.fetch_add(1, Ordering::Relaxed);
+            self.fail(ClientError::StaleConnection, CloseReason::StaleConnection);
+            return;
+        }
+        self.pings_out += 1;
+        if self.ping_sent_at.is_none() {
+            self.ping_sent_at = Some(now);
+        }
+        self.queue(encode::PING);
+    }
+
+    /// Tear the connection down: drop its subscriptions and unregister it. Call once when
+    /// the socket is done (the engine closed it, the peer closed it, or an I/O error).
+    pub fn close(&mut self, reason: CloseReason) {
+        if self.finished {
+            return;
+        }
+        self.finished = true;
+        self.shared.close(reason);
+        let subs: Vec<_> = self.shared.subs.lock().drain().map(|(_, s)| s).collect();
+        for sub in subs {
+            sub.closed.store(true, Ordering::Relaxed);
+            self.account
+                .sublist
+                .remove(&sub.subject, sub.queue.as_deref(), &SubRef(sub.clone()));
+        }
+        self.server.remove_connection(self.shared.id());
+    }
+
+    fn handle_control_op(&mut self, op: ClientOp<'_>, now: Instant) {
+        match op {
+            ClientOp::Connect { json } => self.on_connect(json),
+            ClientOp::Sub { subject, queue, sid } => self.on_sub(subject, queue, sid),
+            ClientOp::Unsub { sid, max } => self.on_unsub(sid, max),
+            ClientOp::Ping => {
+                self.last_in = now;
+                self.queue(encode::PONG);
+            }
+            ClientOp::Pong => {
+                self.pings_out = 0;
+                if let Some(sent) = self.ping_sent_at.take() {
+                    self.shared.meta.lock().rtt = Some(now.saturating_since(sent));
+                }
+            }
+            ClientOp::Pub { .. } | ClientOp::HPub { .. } => {}
+        }
+    }
+
+    fn on_connect(&mut self, json: &[u8]) {
+        let Some(opts) = ConnectOptions::parse(json) else {
+            // nats-server closes without an error on unparseable CONNECT JSON.
+            self.close_silently(CloseReason::ProtocolViolation);
+            return;
+        };
+        if !(0..=1).contains(&opts.protocol) {
+            self.fail(ClientError::InvalidClientProtocol, CloseReason::ProtocolViolation);
+            return;
+        }
+        if opts.no_responders && !opts.headers {
+            self.fail(ClientError::NoRespondersRequiresHeaders, CloseReason::ProtocolViolation);
+            return;
+        }
+        let Some(grant) = self.server.authenticator().authenticate(&opts) else {
+            self.fail(ClientError::AuthorizationViolation, CloseReason::AuthenticationViolation);
+            return;
+        };
+        self.shared.headers.store(opts.headers, Ordering::Relaxed);
+        if let Some(p) = &grant.permissions {
+            *self.shared.response_limits.lock() = p.response;
+            self.shared
+                .tracks_responses
+                .store(p.response.is_some(), Ordering::Relaxed);
+        }
+        self.perms = grant.permissions;
+        self.pub_allowed_cache.clear();
+        {
+            let mut meta = self.shared.meta.lock();
+            meta.name = opts.name.clone().unwrap_or_default();
+            meta.lang = opts.lang.clone().unwrap_or_default();
+            meta.version = opts.version.clone().unwrap_or_default();
+            meta.user = grant.user;
+        }
+        self.opts = opts;
+        self.connect_received = true;
+        self.auth_deadline = None;
+        self.ok();
+    }
+
+    fn on_sub(&mut self, subject: &[u8], queue: Option<&[u8]>, sid: &[u8]) {
+        if !subject::is_valid_subject(subject) || queue.is_some_and(|q| !subject::is_valid_queue(q)) {
+            self.send_err(&ClientError::InvalidSubject);
+            return;
+        }
+        if let Some(perms) = &self.perms {
+            if !perms.can_subscribe(subject) {
+                let err = ClientError::SubscriptionViolation {
+                    subject: String::from_utf8_lossy(subject).into_owned(),
+                    queue: queue.map(|q| String::from_utf8_lossy(q).into_owned()),
+                };
+                self.send_err(&err);
+                return;
+            }
+        }
+        let max_subs = self.server.options().max_subscriptions;
+        let sub = {
+            let mut subs = self.shared.subs.lock();
+            if subs.contains_key(sid) {
+                None
+            } else if max_subs > 0 && subs.len() >= max_subs {
+                drop(subs);
+                self.send_err(&ClientError::MaximumSubscriptionsExceeded);
+                return;
+            } else {
+                let sub = Arc::new(Subscription {
+                    conn: self.shared.clone(),
+                    subject: subject.into(),
+                    queue: queue.map(Into::into),
+                    sid: sid.into(),
+                    delivered: AtomicU64::new(0),
+                    max: AtomicU64::new(0),
+                    closed: AtomicBool::new(false),
+                    deny: self
+                        .perms
+                        .as_ref()
+                        .filter(|p| p.subscribe.as_ref().is_some_and(|s| s.has_deny()))
+                        .cloned(),
+                });
+                subs.insert(sid.into(), sub.clone());
+                Some(sub)
+            }
+        };
+        if let Some(sub) = sub {
+            // Validated above, so the insert cannot fail.
+            let _ = self.account.sublist.insert(subject, queue, SubRef(sub));
+        }
+        self.ok();
+    }
+
+    fn on_unsub(&mut self, sid: &[u8], max: Option<u64>) {
+        let sub = self.shared.subs.lock().get(sid).cloned();
+        if let Some(sub) = sub {
+            match max {
+                Some(max) if max > 0 && sub.delivered() < max => {
+                    sub.max.store(max, Ordering::Relaxed);
+                }
+                _ => remove_subscription(&self.account, &SubRef(sub)),
+            }
+        }
+        self.ok();
+    }
+
+    fn publish(&mut self, msg: Msg<'_>, now: Instant) {
+        self.last_in = now;
+        let size = msg.body.len();
+        self.shared.counters.count_in(size);
+        self.server.stats.counters.count_in(size);
+        if self.opts.pedantic && !subject::is_valid_literal_subject(msg.subject) {
+            // nats-server reports it but still routes the message.
+            self.send_err(&ClientError::InvalidPublishSubject);
+        }
+        if !self.may_publish(msg.subject, now) {
+            let err = ClientError::PublishViolation(String::from_utf8_lossy(msg.subject).into_owned());
+            self.send_err(&err);
+            return;
+        }
+        self.ok();
+        let result = if self.server.options().no_sublist_cache {
+            self.account.sublist.matches(msg.subject)
+        } else {
+            self.cache.matches(&self.account.sublist, msg.subject)
+        };
+        let delivered = self.deliver_all(&result, &msg, now);
+        if !delivered && self.opts.no_responders {
+            if let Some(reply) = msg.reply {
+                self.send_no_responders(msg.subject, reply);
+            }
+        }
+    }
+
+    fn deliver_all(&mut self, result: &SublistResult<SubRef>, msg: &Msg<'_>, now: Instant) -> bool {
+        let mut delivered = false;
+        for sub in &result.plain {
+            delivered |= self.deliver(sub, msg, now);
+        }
+        for (_, members) in &result.queues {
+            if members.is_empty() {
+                continue;
+            }
+            let start = (splitmix64(&mut self.rng) % members.len() as u64) as usize;
+            for i in 0..members.len() {
+                if self.deliver(&members[(start + i) % members.len()], msg, now) {
+                    delivered = true;
+                    break;
+                }
+            }
+        }
+        delivered
+    }
+
+    /// Deliver `msg` to one subscription; false if it was skipped.
+    fn deliver(&mut self, sub: &SubRef, msg: &Msg<'_>, now: Instant) -> bool {
+        let target = &sub.conn;
+        let is_self = Arc::ptr_eq(target, &self.shared);
+        if is_self && !self.opts.echo {
+            return false;
+        }
+        if sub.deny.as_ref().is_some_and(|p| p.delivery_denied(msg.subject)) {
+            return false;
+        }
+        let Some(last) = sub.claim_delivery() else {
+            return false;
+        };
+        let with_headers = msg.header_len.is_some() && target.headers.load(Ordering::Relaxed);
+        let body = if with_headers { msg.body } else { msg.payload() };
+        let max_pending = self.server.options().max_pending;
+        let over_limit = {
+            let mut out = target.outbound();
+            if out.is_closed() {
+                return false;
+            }
+            write_msg(&mut out, msg, &sub.sid, with_headers, body);
+            if let Some(w) = out.take_writer_waker() {
+                self.wake.push(w);
+            }
+            out.pending() > max_pending
+        };
+        if over_limit {
+            self.server.stats.slow_consumers.fetch_add(1, Ordering::Relaxed);
+            target.close(CloseReason::SlowConsumerPendingBytes);
+            return false;
+        }
+        target.counters.count_out(body.len());
+        self.server.stats.counters.count_out(body.len());
+        if let Some(reply) = msg.reply {
+            if target.tracks_responses.load(Ordering::Relaxed) {
+                grant_response(target, reply, now);
+            }
+        }
+        if last {
+            self.expired.push(sub.clone());
+        }
+        true
+    }
+
+    fn may_publish(&mut self, subject: &[u8], now: Instant) -> bool {
+        let Some(perms) = &self.perms else {
+            return true;
+        };
+        if perms.publish.is_none() && perms.response.is_none() {
+            return true;
+        }
+        let allowed = match self.pub_allowed_cache.get(subject) {
+            Some(&allowed) => allowed,
+            None => {
+                let allowed = perms.can_publish(subject);
+                if self.pub_allowed_cache.len() >= PERMISSION_CACHE_MAX {
+                    self.pub_allowed_cache.clear();
+                }
+                self.pub_allowed_cache.insert(subject.into(), allowed);
+                allowed
+            }
+        };
+        allowed || self.use_response_grant(subject, now)
+    }
+
+    /// `allow_responses`: publishing to the reply subject of a received request.
+    fn use_response_grant(&self, subject: &[u8], now: Instant) -> bool {
+        if !self.shared.tracks_responses.load(Ordering::Relaxed) {
+            return false;
+        }
+        let mut grants = self.shared.responses.lock();
+        let Some((left, expires)) = grants.get_mut(subject) else {
+            return false;
+        };
+        if expires.is_some_and(|e| e < now) {
+            grants.remove(subject);
+            return false;
+        }
+        *left -= 1;
+        if *left == 0 {
+            grants.remove(subject);
+        }
+        true
+    }
+
+    fn send_no_responders(&mut self, subject: &[u8], reply: &[u8]) {
+        let sid = {
+            let subs = self.shared.subs.lock();
+            subs.values()
+                .find(|s| subject::matches(&s.subject, reply))
+                .map(|s| s.sid.clone())
+        };
+        let Some(sid) = sid else {
+            return;
+        };
+        let mut header = Vec::with_capacity(40 + subject.len());
+        header.extend_from_slice(b"NATS/1.0 503\r\nNats-Subject: ");
+        header.extend_from_slice(subject);
+        header.extend_from_slice(b"\r\n\r\n");
+        self.queue_with(|out| {
+            encode::hmsg(out.tail(), reply, &sid, None, &header, b"");
+        });
+    }
+
+    fn parse_failed(&mut self, e: &ParseError) {
+        let reason = match e.client_error() {
+            Some(ClientError::MaximumPayloadViolation) => CloseReason::MaxPayloadExceeded,
+            Some(ClientError::MaximumControlLineExceeded) => CloseReason::MaxControlLineExceeded,
+            _ => CloseReason::ProtocolViolation,
+        };
+        match e.client_error() {
+            Some(err) => self.fail(err, reason),
+            None => self.close_silently(reason),
+        }
+    }
+
+    /// Send `-ERR` and close.
+    fn fail(&mut self, err: ClientError, reason: CloseReason) {
+        self.send_err(&err);
+        self.close_silently(reason);
+    }
+
+    fn close_silently(&mut self, reason: CloseReason) {
+        // Wake our writer in this batch so the error goes out before the socket closes.
+        self.shared.close(reason);
+    }
+
+    fn send_err(&mut self, err: &ClientError) {
+        self.queue_with(|out| encode::err(out.tail(), err));
+    }
+
+    fn ok(&mut self) {
+        if self.opts.verbose {
+            self.queue(encode::OK);
+        }
+    }
+
+    fn queue(&mut self, bytes: &[u8]) {
+        self.queue_with(|out| out.tail().extend_from_slice(bytes));
+    }
+
+    fn queue_with(&mut self, write: impl FnOnce(&mut Outbound)) {
+        let mut out = self.shared.outbound();
+        if out.is_closed() {
+            return;
+        }
+        let before = out.tail().len();
+        write(&mut out);
+        let added = out.tail().len() - before;
+        out.added(added);
+        if let Some(w) = out.take_writer_waker() {
+            self.wake.push(w);
+        }
+    }
+
+    fn finish_batch(&mut self) {
+        for sub in core::mem::take(&mut self.expired) {
+            remove_subscription(&self.account, &sub);
+        }
+        self.wake_writers();
+    }
+
+    fn wake_writers(&mut self) {
+        for w in self.wake.drain(..) {
+            w.wake();
+        }
+    }
+}
+
+impl Drop for Connection {
+    fn drop(&mut self) {
+        self.close(CloseReason::ClientClosed);
+    }
+}
+
+/// Append a MSG or HMSG for `sub_sid` to `out`.
+fn write_msg(out: &mut Outbound, msg: &Msg<'_>, sid: &[u8], with_headers: bool, body: &[u8]) {
+    let tail = out.tail();
+    let before = tail.len();
+    if with_headers {
+        let hlen = msg.header_len.unwrap_or(0);
+        encode::hmsg_line(tail, msg.subject, sid, msg.reply, hlen, body.len());
+    } else {
+        encode::msg_line(tail, msg.subject, sid, msg.reply, body.len());
+    }
+    match &msg.shared {
+        Some(shared) => {
+            let added = out.tail().len() - before;
+            out.added(added);
+            let start = msg.body.len() - body.len();
+            out.push_shared(shared.slice(start..));
+            out.extend(b"\r\n");
+        }
+        None => {
+            tail.extend_from_slice(body);
+            tail.extend_from_slice(b"\r\n");
+            let added = tail.len() - before;
+            out.added(added);
+        }
+    }
+}
+
+/// Remove a subscription from its account and its connection.
+fn remove_subscription(account: &Account, sub: &SubRef) {
+    if sub.closed.swap(true, Ordering::Relaxed) {
+        return;
+    }
+    {
+        let mut subs = sub.conn.subs.lock();
+        if subs.get(&sub.sid).is_some_and(|s| Arc::ptr_eq(s, &sub.0)) {
+            subs.remove(&sub.sid);
+        }
+    }
+    account
+        .sublist
+        .remove(&sub.subject, sub.queue.as_deref(), sub);
+}
+
+/// Record that `target` may publish to `reply` (allow_responses).
+fn grant_response(target: &ConnShared, reply: &[u8], now: Instant) {
+    let Some((max, expires)) = *target.response_limits.lock() else {
+        return;
+    };
+    let expiry = (!expires.is_zero()).then(|| now + expires);
+    target.responses.lock().insert(reply.into(), (max, expiry));
+}

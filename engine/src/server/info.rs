@@ -1,0 +1,88 @@
+//! The INFO a client gets on connect, and the server id.
+
+use super::{Server, NATS_VERSION};
+use crate::prelude::*;
+use serde::Serialize;
+
+/// The INFO object, with nats-server's field names.
+#[derive(Debug, Serialize)]
+pub(crate) struct Info<'a> {
+    server_id: &'a str,
+    server_name: &'a str,
+    version: &'a str,
+    proto: u8,
+    go: &'a str,
+    host: &'a str,
+    port: u16,
+    headers: bool,
+    max_payload: usize,
+    #[serde(skip_serializing_if = "core::ops::Not::not")]
+    auth_required: bool,
+    #[serde(skip_serializing_if = "core::ops::Not::not")]
+    jetstream: bool,
+    client_id: u64,
+    client_ip: &'a str,
+}
+
+/// The INFO JSON for client `cid` at `client_ip`.
+pub(crate) fn info_json(server: &Server, cid: u64, client_ip: &str) -> Vec<u8> {
+    let o = server.options();
+    let info = Info {
+        server_id: server.id(),
+        server_name: server.name(),
+        version: NATS_VERSION,
+        proto: 1,
+        go: concat!("rnats ", env!("CARGO_PKG_VERSION")),
+        host: &o.host,
+        port: o.port.unwrap_or(0),
+        headers: true,
+        max_payload: o.max_payload,
+        auth_required: server.authenticator().is_required(),
+        jetstream: false,
+        client_id: cid,
+        client_ip,
+    };
+    serde_json::to_vec(&info).unwrap_or_default()
+}
+
+/// splitmix64: a small, good mixer for seeding.
+pub(crate) fn splitmix64(state: &mut u64) -> u64 {
+    *state = state.wrapping_add(0x9E37_79B9_7F4A_7C15);
+    let mut z = *state;
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^ (z >> 31)
+}
+
+/// A server id shaped like nats-server's (an NKey server public key: `N` + 55 base32
+/// characters). It is an identifier only; no key pair stands behind it.
+pub(crate) fn server_id(seed: u64) -> String {
+    const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
+    let mut state = seed;
+    let mut id = String::with_capacity(56);
+    id.push('N');
+    while id.len() < 56 {
+        let mut r = splitmix64(&mut state);
+        for _ in 0..12 {
+            if id.len() == 56 {
+                break;
+            }
+            id.push(ALPHABET[(r & 31) as usize] as char);
+            r >>= 5;
+        }
+    }
+    id
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn server_id_shape() {
+        let id = server_id(42);
+        assert_eq!(id.len(), 56);
+        assert!(id.starts_with('N'));
+        assert_ne!(id, server_id(43));
+    }
+}

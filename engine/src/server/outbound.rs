@@ -1,0 +1,168 @@
+//! A connection's outbound side: the bytes waiting to be written, shared by every
+//! connection that delivers to it, and the wakers of the frontend's writer and reader.
+//!
+//! Small writes are appended to one growing buffer; large payloads are queued as shared
+//! [`Bytes`] chunks so a fan-out never copies them. The frontend's writer takes everything
+//! at once and writes it with one vectored write.
+
+use alloc::collections::VecDeque;
+use bytes::{Bytes, BytesMut};
+use core::task::{Context, Poll, Waker};
+
+/// Payloads at least this long are shared between subscribers instead of copied.
+pub const SHARE_PAYLOAD_AT: usize = 8 * 1024;
+
+/// Why a connection was closed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CloseReason {
+    /// The client closed its side.
+    ClientClosed,
+    /// A protocol error (parse error, bad CONNECT…).
+    ProtocolViolation,
+    /// Bad credentials.
+    AuthenticationViolation,
+    /// No CONNECT before the auth timeout.
+    AuthenticationTimeout,
+    /// Payload over `max_payload`.
+    MaxPayloadExceeded,
+    /// Control line over `max_control_line`.
+    MaxControlLineExceeded,
+    /// Over `max_connections`.
+    MaxConnectionsExceeded,
+    /// Unanswered PINGs.
+    StaleConnection,
+    /// Pending bytes over `max_pending`.
+    SlowConsumerPendingBytes,
+    /// A write took longer than `write_deadline`.
+    SlowConsumerWriteDeadline,
+    /// A read or write on the socket failed.
+    ReadError,
+    /// The server is shutting down.
+    ServerShutdown,
+}
+
+impl CloseReason {
+    /// nats-server's name for the reason (as shown by `/connz?state=closed`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CloseReason::ClientClosed => "Client Closed",
+            CloseReason::ProtocolViolation => "Protocol Violation",
+            CloseReason::AuthenticationViolation => "Authentication Failure",
+            CloseReason::AuthenticationTimeout => "Authentication Timeout",
+            CloseReason::MaxPayloadExceeded => "Maximum Message Payload Exceeded",
+            CloseReason::MaxControlLineExceeded => "Maximum Control Line Exceeded",
+            CloseReason::MaxConnectionsExceeded => "Maximum Connections Exceeded",
+            CloseReason::StaleConnection => "Stale Connection",
+            CloseReason::SlowConsumerPendingBytes => "Slow Consumer (Pending Bytes)",
+            CloseReason::SlowConsumerWriteDeadline => "Slow Consumer (Write Deadline)",
+            CloseReason::ReadError => "Read Error",
+            CloseReason::ServerShutdown => "Server Shutdown",
+        }
+    }
+}
+
+/// What the writer should do next.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WriteEvent {
+    /// Chunks were moved into the writer's queue: write them.
+    Data,
+    /// The connection is closed and everything queued before the close has been handed
+    /// over: flush it, then shut the socket.
+    Closed(CloseReason),
+}
+
+#[derive(Debug, Default)]
+pub(crate) struct Outbound {
+    chunks: VecDeque<Bytes>,
+    tail: BytesMut,
+    pending: usize,
+    closed: Option<CloseReason>,
+    writer: Option<Waker>,
+    reader: Option<Waker>,
+}
+
+impl Outbound {
+    /// Bytes queued and not yet taken by the writer.
+    pub(crate) fn pending(&self) -> usize {
+        self.pending
+    }
+
+    pub(crate) fn is_closed(&self) -> bool {
+        self.closed.is_some()
+    }
+
+    /// Append bytes by copy.
+    pub(crate) fn extend(&mut self, data: &[u8]) {
+        self.tail.extend_from_slice(data);
+        self.pending += data.len();
+    }
+
+    /// The buffer that small writes go to (callers add to `pending` via [`Self::added`]).
+    pub(crate) fn tail(&mut self) -> &mut BytesMut {
+        &mut self.tail
+    }
+
+    /// Account for `n` bytes written straight into [`Self::tail`].
+    pub(crate) fn added(&mut self, n: usize) {
+        self.pending += n;
+    }
+
+    /// Queue a shared chunk after everything appended so far.
+    pub(crate) fn push_shared(&mut self, chunk: Bytes) {
+        if !self.tail.is_empty() {
+            self.chunks.push_back(self.tail.split().freeze());
+        }
+        self.pending += chunk.len();
+        self.chunks.push_back(chunk);
+    }
+
+    /// Take the writer's waker so it can be woken once the current batch is done.
+    pub(crate) fn take_writer_waker(&mut self) -> Option<Waker> {
+        self.writer.take()
+    }
+
+    /// Mark closed; returns the wakers to wake (writer, reader). Idempotent.
+    pub(crate) fn close(&mut self, reason: CloseReason) -> (Option<Waker>, Option<Waker>) {
+        if self.closed.is_none() {
+            self.closed = Some(reason);
+        }
+        (self.writer.take(), self.reader.take())
+    }
+
+    /// Drop everything queued (a slow consumer's backlog).
+    pub(crate) fn discard(&mut self) {
+        self.chunks.clear();
+        self.tail.clear();
+        self.pending = 0;
+    }
+
+    pub(crate) fn poll_write(&mut self, cx: &mut Context<'_>, into: &mut VecDeque<Bytes>) -> Poll<WriteEvent> {
+        if self.pending > 0 {
+            if !self.tail.is_empty() {
+                self.chunks.push_back(self.tail.split().freeze());
+            }
+            into.append(&mut self.chunks);
+            self.pending = 0;
+            return Poll::Ready(WriteEvent::Data);
+        }
+        if let Some(reason) = self.closed {
+            return Poll::Ready(WriteEvent::Closed(reason));
+        }
+        match &mut self.writer {
+            Some(w) if w.will_wake(cx.waker()) => {}
+            slot => *slot = Some(cx.waker().clone()),
+        }
+        Poll::Pending
+    }
+
+    pub(crate) fn poll_closed(&mut self, cx: &mut Context<'_>) -> Poll<CloseReason> {
+        if let Some(reason) = self.closed {
+            return Poll::Ready(reason);
+        }
+        match &mut self.reader {
+            Some(w) if w.will_wake(cx.waker()) => {}
+            slot => *slot = Some(cx.waker().clone()),
+        }
+        Poll::Pending
+    }
+}

@@ -1,0 +1,177 @@
+//! The part of a connection that other connections and the monitor touch: its outbound
+//! queue, counters, subscriptions and descriptive metadata.
+
+use super::outbound::{CloseReason, Outbound, WriteEvent};
+use super::subscription::Subscription;
+use crate::prelude::*;
+use crate::sync::{Mutex, MutexGuard};
+use crate::time::Instant;
+use alloc::collections::VecDeque;
+use bytes::Bytes;
+use core::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use core::task::{Context, Poll};
+use core::time::Duration;
+use hashbrown::HashMap;
+
+/// Message and byte counters.
+#[derive(Debug, Default)]
+pub struct Counters {
+    /// Messages received.
+    pub in_msgs: AtomicU64,
+    /// Payload bytes received.
+    pub in_bytes: AtomicU64,
+    /// Messages sent.
+    pub out_msgs: AtomicU64,
+    /// Payload bytes sent.
+    pub out_bytes: AtomicU64,
+}
+
+impl Counters {
+    pub(crate) fn count_in(&self, bytes: usize) {
+        self.in_msgs.fetch_add(1, Ordering::Relaxed);
+        self.in_bytes.fetch_add(bytes as u64, Ordering::Relaxed);
+    }
+
+    pub(crate) fn count_out(&self, bytes: usize) {
+        self.out_msgs.fetch_add(1, Ordering::Relaxed);
+        self.out_bytes.fetch_add(bytes as u64, Ordering::Relaxed);
+    }
+
+    /// (in_msgs, in_bytes, out_msgs, out_bytes)
+    pub fn snapshot(&self) -> (u64, u64, u64, u64) {
+        (
+            self.in_msgs.load(Ordering::Relaxed),
+            self.in_bytes.load(Ordering::Relaxed),
+            self.out_msgs.load(Ordering::Relaxed),
+            self.out_bytes.load(Ordering::Relaxed),
+        )
+    }
+}
+
+/// Descriptive data of a connection, for monitoring.
+#[derive(Debug, Clone, Default)]
+pub struct ConnMeta {
+    /// Peer IP address.
+    pub ip: String,
+    /// Peer port.
+    pub port: u16,
+    /// When the connection was accepted.
+    pub start: Instant,
+    /// Last time anything arrived from the client.
+    pub last_activity: Instant,
+    /// Client name from CONNECT.
+    pub name: String,
+    /// Client language from CONNECT.
+    pub lang: String,
+    /// Client version from CONNECT.
+    pub version: String,
+    /// User the client authenticated as.
+    pub user: Option<String>,
+    /// Round-trip time measured with the server's first PING.
+    pub rtt: Option<Duration>,
+}
+
+/// The shared half of a connection.
+#[derive(Debug)]
+pub struct ConnShared {
+    id: u64,
+    outbound: Mutex<Outbound>,
+    /// Counters of this connection.
+    pub counters: Counters,
+    pub(crate) headers: AtomicBool,
+    pub(crate) meta: Mutex<ConnMeta>,
+    pub(crate) subs: Mutex<HashMap<Box<[u8]>, Arc<Subscription>>>,
+    /// Reply subjects this connection may publish to under `allow_responses`:
+    /// subject → (replies left, expiry).
+    pub(crate) responses: Mutex<HashMap<Box<[u8]>, (usize, Option<Instant>)>>,
+    pub(crate) tracks_responses: AtomicBool,
+    /// `allow_responses` limits (replies per request, expiry) of this connection's user.
+    pub(crate) response_limits: Mutex<Option<(usize, Duration)>>,
+    closed: AtomicBool,
+}
+
+impl ConnShared {
+    pub(crate) fn new(id: u64, meta: ConnMeta) -> Self {
+        ConnShared {
+            id,
+            outbound: Mutex::new(Outbound::default()),
+            counters: Counters::default(),
+            headers: AtomicBool::new(false),
+            meta: Mutex::new(meta),
+            subs: Mutex::new(HashMap::new()),
+            responses: Mutex::new(HashMap::new()),
+            tracks_responses: AtomicBool::new(false),
+            response_limits: Mutex::new(None),
+            closed: AtomicBool::new(false),
+        }
+    }
+
+    /// The connection id (`cid` in monitoring, `client_id` in INFO).
+    pub fn id(&self) -> u64 {
+        self.id
+    }
+
+    pub(crate) fn outbound(&self) -> MutexGuard<'_, Outbound> {
+        self.outbound.lock()
+    }
+
+    /// Writer side: move every queued chunk into `into` and return
+    /// [`WriteEvent::Data`], or [`WriteEvent::Closed`] once closed and drained, or
+    /// register the task's waker and return `Pending`.
+    pub fn poll_write(&self, cx: &mut Context<'_>, into: &mut VecDeque<Bytes>) -> Poll<WriteEvent> {
+        self.outbound.lock().poll_write(cx, into)
+    }
+
+    /// Reader side: resolves when the connection has been closed by the engine (an error,
+    /// a slow consumer, shutdown), so the frontend can stop reading.
+    pub fn poll_closed(&self, cx: &mut Context<'_>) -> Poll<CloseReason> {
+        self.outbound.lock().poll_closed(cx)
+    }
+
+    /// Whether the connection has been closed.
+    pub fn is_closed(&self) -> bool {
+        self.closed.load(Ordering::Acquire)
+    }
+
+    /// Bytes queued for the writer.
+    pub fn pending_bytes(&self) -> usize {
+        self.outbound.lock().pending()
+    }
+
+    /// Close the connection: the writer flushes what is queued and shuts the socket, the
+    /// reader stops. Used by frontends for write errors and write-deadline expiry.
+    pub fn close(&self, reason: CloseReason) {
+        let (writer, reader) = {
+            let mut out = self.outbound.lock();
+            if matches!(
+                reason,
+                CloseReason::SlowConsumerPendingBytes | CloseReason::SlowConsumerWriteDeadline
+            ) {
+                out.discard();
+            }
+            self.closed.store(true, Ordering::Release);
+            out.close(reason)
+        };
+        if let Some(w) = writer {
+            w.wake();
+        }
+        if let Some(r) = reader {
+            r.wake();
+        }
+    }
+
+    /// A copy of the connection's descriptive data.
+    pub fn meta(&self) -> ConnMeta {
+        self.meta.lock().clone()
+    }
+
+    /// The subscriptions of this connection: (subject, queue, sid, delivered, max).
+    pub fn subscriptions(&self) -> Vec<Arc<Subscription>> {
+        self.subs.lock().values().cloned().collect()
+    }
+
+    /// Number of subscriptions.
+    pub fn num_subscriptions(&self) -> usize {
+        self.subs.lock().len()
+    }
+}

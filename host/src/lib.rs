@@ -1,0 +1,60 @@
+//! # rnats-host
+//!
+//! The operating-system side that every native frontend shares, with no async runtime in
+//! it: reading config files and environment variables for the engine's config parser,
+//! the monotonic and wall clocks, entropy for the server id, the logger and the pid file.
+//! Runtime-specific code (sockets, timers, tasks) stays in the frontends.
+#![warn(missing_docs)]
+
+pub mod clock;
+pub mod logger;
+pub mod startup;
+
+use rnats_engine::config::ConfigSource;
+
+/// Reads config files from the file system and variables from the process environment.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct StdConfigSource;
+
+impl ConfigSource for StdConfigSource {
+    fn read_file(&self, path: &str) -> Result<String, String> {
+        std::fs::read_to_string(path).map_err(|e| e.to_string())
+    }
+
+    fn env_var(&self, name: &str) -> Option<String> {
+        std::env::var(name).ok()
+    }
+}
+
+/// Entropy for the server id and queue member choice.
+pub fn seed() -> u64 {
+    use std::hash::{BuildHasher, Hasher};
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    h.write_u128(clock::unix_nanos() as u128);
+    h.write_u32(std::process::id());
+    h.finish()
+}
+
+/// This process's resource use for `/varz` (`mem`, `cpu`, `cores`), read from `/proc`.
+pub fn process_stats() -> rnats_engine::monitor::HostStats {
+    let rss_pages = std::fs::read_to_string("/proc/self/statm")
+        .ok()
+        .and_then(|s| s.split_whitespace().nth(1).and_then(|v| v.parse::<u64>().ok()))
+        .unwrap_or(0);
+    let cpu_seconds = std::fs::read_to_string("/proc/self/stat")
+        .ok()
+        .and_then(|s| {
+            // Fields after the parenthesised command name; utime and stime are 14 and 15.
+            let rest = s.rsplit_once(')')?.1;
+            let fields: Vec<&str> = rest.split_whitespace().collect();
+            let utime: f64 = fields.get(11)?.parse().ok()?;
+            let stime: f64 = fields.get(12)?.parse().ok()?;
+            Some((utime + stime) / 100.0)
+        })
+        .unwrap_or(0.0);
+    rnats_engine::monitor::HostStats {
+        mem_bytes: rss_pages * 4096,
+        cpu_seconds,
+        cores: std::thread::available_parallelism().map_or(1, |n| n.get()),
+    }
+}

@@ -1,0 +1,8 @@
+#!/usr/bin/env bash
+# Runs every test of the workspace: engine unit and simulation tests, and the integration
+# suite that drives rnats-server and the reference nats-server with real clients.
+# Installs what the tests need first.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/install-test-deps.sh
+cargo test --workspace "$@"
