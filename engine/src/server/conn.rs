@@ -11,8 +11,8 @@ use crate::auth::ResolvedPermissions;
 use crate::error::ClientError;
 use crate::prelude::*;
 use crate::proto::{encode, ClientOp, ParseError, ParserLimits, ServerParser};
-use crate::sublist::{MatchCache, SublistResult};
 use crate::subject;
+use crate::sublist::{MatchCache, SublistResult};
 use crate::time::Instant;
 use bytes::{Buf, Bytes, BytesMut};
 use core::ops::Range;
@@ -43,7 +43,10 @@ impl PubRanges {
         headers: Option<&[u8]>,
         payload: &[u8],
     ) -> Self {
-        let start = headers.map_or_else(|| range_in(base, payload).start, |h| range_in(base, h).start);
+        let start = headers.map_or_else(
+            || range_in(base, payload).start,
+            |h| range_in(base, h).start,
+        );
         PubRanges {
             subject: range_in(base, subject),
             reply: reply.map(|r| range_in(base, r)),
@@ -119,6 +122,17 @@ pub struct Connection {
     last_in: Instant,
     rng: u64,
     finished: bool,
+    /// Counts of this batch, added to the shared counters once per batch so that
+    /// publishers on different cores do not contend on them per message.
+    batch: BatchCounts,
+}
+
+#[derive(Debug, Default)]
+struct BatchCounts {
+    in_msgs: u64,
+    in_bytes: u64,
+    out_msgs: u64,
+    out_bytes: u64,
 }
 
 impl Connection {
@@ -157,6 +171,7 @@ impl Connection {
             last_in: now,
             rng,
             finished: false,
+            batch: BatchCounts::default(),
             server,
             shared,
         };
@@ -164,7 +179,10 @@ impl Connection {
         let info = info_json(&conn.server, conn.shared.id(), &ip);
         conn.queue_with(|out| encode::info(out.tail(), &info));
         if over_connection_limit {
-            conn.fail(ClientError::MaximumConnectionsExceeded, CloseReason::MaxConnectionsExceeded);
+            conn.fail(
+                ClientError::MaximumConnectionsExceeded,
+                CloseReason::MaxConnectionsExceeded,
+            );
         }
         conn.wake_writers();
         conn
@@ -206,20 +224,36 @@ impl Connection {
                         && !self.connect_received
                         && !matches!(op, ClientOp::Connect { .. })
                     {
-                        self.fail(ClientError::AuthorizationViolation, CloseReason::AuthenticationViolation);
+                        self.fail(
+                            ClientError::AuthorizationViolation,
+                            CloseReason::AuthenticationViolation,
+                        );
                         break;
                     }
                     match op {
-                        ClientOp::Pub { subject, reply, payload } => {
-                            (consumed, Some(PubRanges::new(buf, subject, reply, None, payload)))
-                        }
-                        ClientOp::HPub { subject, reply, headers, payload } => {
+                        ClientOp::Pub {
+                            subject,
+                            reply,
+                            payload,
+                        } => (
+                            consumed,
+                            Some(PubRanges::new(buf, subject, reply, None, payload)),
+                        ),
+                        ClientOp::HPub {
+                            subject,
+                            reply,
+                            headers,
+                            payload,
+                        } => {
                             if !self.opts.headers {
                                 // nats-server closes without an error.
                                 self.close_silently(CloseReason::ProtocolViolation);
                                 break;
                             }
-                            (consumed, Some(PubRanges::new(buf, subject, reply, Some(headers), payload)))
+                            (
+                                consumed,
+                                Some(PubRanges::new(buf, subject, reply, Some(headers), payload)),
+                            )
                         }
                         other => {
                             self.handle_control_op(other, now);
@@ -263,7 +297,10 @@ impl Connection {
         if self.auth_deadline.is_some_and(|d| d <= now) {
             self.auth_deadline = None;
             if !self.connect_received {
-                self.fail(ClientError::AuthenticationTimeout, CloseReason::AuthenticationTimeout);
+                self.fail(
+                    ClientError::AuthenticationTimeout,
+                    CloseReason::AuthenticationTimeout,
+                );
                 self.finish_batch();
                 return;
             }
@@ -285,7 +322,10 @@ impl Connection {
             return;
         }
         if self.pings_out + 1 > self.server.options().ping_max {
-            self.server.stats.stale_connections.fetch_add(1, Ordering::Relaxed);
+            self.server
+                .stats
+                .stale_connections
+                .fetch_add(1, Ordering::Relaxed);
             self.fail(ClientError::StaleConnection, CloseReason::StaleConnection);
             return;
         }
@@ -304,20 +344,25 @@ impl Connection {
         }
         self.finished = true;
         self.shared.close(reason);
-        let subs: Vec<_> = self.shared.subs.lock().drain().map(|(_, s)| s).collect();
-        for sub in subs {
+        let subs: Vec<SubRef> = self.shared.subs.lock().drain().map(|(_, s)| SubRef(s)).collect();
+        for sub in &subs {
             sub.closed.store(true, Ordering::Relaxed);
-            self.account
-                .sublist
-                .remove(&sub.subject, sub.queue.as_deref(), &SubRef(sub.clone()));
         }
+        self.account
+            .sublist
+            .remove_batch(subs.iter().map(|s| (&*s.subject, s.queue.as_deref(), s)));
+        self.cache.flush_stats(&self.account.sublist);
         self.server.remove_connection(self.shared.id());
     }
 
     fn handle_control_op(&mut self, op: ClientOp<'_>, now: Instant) {
         match op {
             ClientOp::Connect { json } => self.on_connect(json),
-            ClientOp::Sub { subject, queue, sid } => self.on_sub(subject, queue, sid),
+            ClientOp::Sub {
+                subject,
+                queue,
+                sid,
+            } => self.on_sub(subject, queue, sid),
             ClientOp::Unsub { sid, max } => self.on_unsub(sid, max),
             ClientOp::Ping => {
                 self.last_in = now;
@@ -340,15 +385,24 @@ impl Connection {
             return;
         };
         if !(0..=1).contains(&opts.protocol) {
-            self.fail(ClientError::InvalidClientProtocol, CloseReason::ProtocolViolation);
+            self.fail(
+                ClientError::InvalidClientProtocol,
+                CloseReason::ProtocolViolation,
+            );
             return;
         }
         if opts.no_responders && !opts.headers {
-            self.fail(ClientError::NoRespondersRequiresHeaders, CloseReason::ProtocolViolation);
+            self.fail(
+                ClientError::NoRespondersRequiresHeaders,
+                CloseReason::ProtocolViolation,
+            );
             return;
         }
         let Some(grant) = self.server.authenticator().authenticate(&opts) else {
-            self.fail(ClientError::AuthorizationViolation, CloseReason::AuthenticationViolation);
+            self.fail(
+                ClientError::AuthorizationViolation,
+                CloseReason::AuthenticationViolation,
+            );
             return;
         };
         self.shared.headers.store(opts.headers, Ordering::Relaxed);
@@ -374,7 +428,8 @@ impl Connection {
     }
 
     fn on_sub(&mut self, subject: &[u8], queue: Option<&[u8]>, sid: &[u8]) {
-        if !subject::is_valid_subject(subject) || queue.is_some_and(|q| !subject::is_valid_queue(q)) {
+        if !subject::is_valid_subject(subject) || queue.is_some_and(|q| !subject::is_valid_queue(q))
+        {
             self.send_err(&ClientError::InvalidSubject);
             return;
         }
@@ -438,25 +493,32 @@ impl Connection {
 
     fn publish(&mut self, msg: Msg<'_>, now: Instant) {
         self.last_in = now;
-        let size = msg.body.len();
-        self.shared.counters.count_in(size);
-        self.server.stats.counters.count_in(size);
+        self.batch.in_msgs += 1;
+        self.batch.in_bytes += msg.body.len() as u64;
         if self.opts.pedantic && !subject::is_valid_literal_subject(msg.subject) {
             // nats-server reports it but still routes the message.
             self.send_err(&ClientError::InvalidPublishSubject);
         }
         if !self.may_publish(msg.subject, now) {
-            let err = ClientError::PublishViolation(String::from_utf8_lossy(msg.subject).into_owned());
+            let err =
+                ClientError::PublishViolation(String::from_utf8_lossy(msg.subject).into_owned());
             self.send_err(&err);
             return;
         }
         self.ok();
-        let result = if self.server.options().no_sublist_cache {
-            self.account.sublist.matches(msg.subject)
+        let delivered = if self.server.options().no_sublist_cache {
+            let result = self.account.sublist.matches(msg.subject);
+            self.deliver_all(&result, &msg, now)
         } else {
-            self.cache.matches(&self.account.sublist, msg.subject)
+            // Borrow the cache out of `self` so its result can be read while delivering.
+            let mut cache = core::mem::take(&mut self.cache);
+            let delivered = {
+                let result = cache.matches_ref(&self.account.sublist, msg.subject);
+                self.deliver_all(result, &msg, now)
+            };
+            self.cache = cache;
+            delivered
         };
-        let delivered = self.deliver_all(&result, &msg, now);
         if !delivered && self.opts.no_responders {
             if let Some(reply) = msg.reply {
                 self.send_no_responders(msg.subject, reply);
@@ -491,14 +553,22 @@ impl Connection {
         if is_self && !self.opts.echo {
             return false;
         }
-        if sub.deny.as_ref().is_some_and(|p| p.delivery_denied(msg.subject)) {
+        if sub
+            .deny
+            .as_ref()
+            .is_some_and(|p| p.delivery_denied(msg.subject))
+        {
             return false;
         }
         let Some(last) = sub.claim_delivery() else {
             return false;
         };
         let with_headers = msg.header_len.is_some() && target.headers.load(Ordering::Relaxed);
-        let body = if with_headers { msg.body } else { msg.payload() };
+        let body = if with_headers {
+            msg.body
+        } else {
+            msg.payload()
+        };
         let max_pending = self.server.options().max_pending;
         let over_limit = {
             let mut out = target.outbound();
@@ -512,12 +582,16 @@ impl Connection {
             out.pending() > max_pending
         };
         if over_limit {
-            self.server.stats.slow_consumers.fetch_add(1, Ordering::Relaxed);
+            self.server
+                .stats
+                .slow_consumers
+                .fetch_add(1, Ordering::Relaxed);
             target.close(CloseReason::SlowConsumerPendingBytes);
             return false;
         }
         target.counters.count_out(body.len());
-        self.server.stats.counters.count_out(body.len());
+        self.batch.out_msgs += 1;
+        self.batch.out_bytes += body.len() as u64;
         if let Some(reply) = msg.reply {
             if target.tracks_responses.load(Ordering::Relaxed) {
                 grant_response(target, reply, now);
@@ -641,10 +715,22 @@ impl Connection {
     }
 
     fn finish_batch(&mut self) {
+        self.flush_counters();
         for sub in core::mem::take(&mut self.expired) {
             remove_subscription(&self.account, &sub);
         }
         self.wake_writers();
+    }
+
+    fn flush_counters(&mut self) {
+        let b = core::mem::take(&mut self.batch);
+        if b.in_msgs > 0 {
+            self.shared.counters.add_in(b.in_msgs, b.in_bytes);
+            self.server.stats.counters.add_in(b.in_msgs, b.in_bytes);
+        }
+        if b.out_msgs > 0 {
+            self.server.stats.counters.add_out(b.out_msgs, b.out_bytes);
+        }
     }
 
     fn wake_writers(&mut self) {

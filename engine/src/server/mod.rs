@@ -26,8 +26,8 @@
 //! global lock: subject lookups go through a per-connection cache over a read-locked
 //! sublist.
 
-pub mod connect;
 mod conn;
+pub mod connect;
 mod info;
 mod outbound;
 mod shared;
@@ -98,6 +98,8 @@ pub struct Server {
     pub stats: ServerStats,
     start: Instant,
     seed: u64,
+    /// `/varz` request counters and CPU sample.
+    pub(crate) monitor: crate::monitor::MonitorState,
 }
 
 impl Server {
@@ -121,6 +123,7 @@ impl Server {
             stats: ServerStats::default(),
             start: now,
             seed,
+            monitor: crate::monitor::MonitorState::default(),
         })
     }
 
@@ -180,7 +183,8 @@ impl Server {
             ..ConnMeta::default()
         };
         let shared = Arc::new(ConnShared::new(cid, meta));
-        let over_limit = self.num_conns.fetch_add(1, Ordering::Relaxed) >= self.options.max_connections;
+        let over_limit =
+            self.num_conns.fetch_add(1, Ordering::Relaxed) >= self.options.max_connections;
         self.conns.lock().insert(cid, shared.clone());
         Connection::new(self.clone(), shared, now, over_limit)
     }

@@ -136,7 +136,11 @@ impl Outbound {
         self.pending = 0;
     }
 
-    pub(crate) fn poll_write(&mut self, cx: &mut Context<'_>, into: &mut VecDeque<Bytes>) -> Poll<WriteEvent> {
+    pub(crate) fn poll_write(
+        &mut self,
+        cx: &mut Context<'_>,
+        into: &mut VecDeque<Bytes>,
+    ) -> Poll<WriteEvent> {
         if self.pending > 0 {
             if !self.tail.is_empty() {
                 self.chunks.push_back(self.tail.split().freeze());

@@ -27,9 +27,14 @@ pub struct Counters {
 }
 
 impl Counters {
-    pub(crate) fn count_in(&self, bytes: usize) {
-        self.in_msgs.fetch_add(1, Ordering::Relaxed);
-        self.in_bytes.fetch_add(bytes as u64, Ordering::Relaxed);
+    pub(crate) fn add_in(&self, msgs: u64, bytes: u64) {
+        self.in_msgs.fetch_add(msgs, Ordering::Relaxed);
+        self.in_bytes.fetch_add(bytes, Ordering::Relaxed);
+    }
+
+    pub(crate) fn add_out(&self, msgs: u64, bytes: u64) {
+        self.out_msgs.fetch_add(msgs, Ordering::Relaxed);
+        self.out_bytes.fetch_add(bytes, Ordering::Relaxed);
     }
 
     pub(crate) fn count_out(&self, bytes: usize) {
@@ -47,6 +52,9 @@ impl Counters {
         )
     }
 }
+
+/// Reply subject → (replies left, expiry): what `allow_responses` lets a connection publish to.
+pub(crate) type ResponseGrants = HashMap<Box<[u8]>, (usize, Option<Instant>)>;
 
 /// Descriptive data of a connection, for monitoring.
 #[derive(Debug, Clone, Default)]
@@ -83,7 +91,7 @@ pub struct ConnShared {
     pub(crate) subs: Mutex<HashMap<Box<[u8]>, Arc<Subscription>>>,
     /// Reply subjects this connection may publish to under `allow_responses`:
     /// subject → (replies left, expiry).
-    pub(crate) responses: Mutex<HashMap<Box<[u8]>, (usize, Option<Instant>)>>,
+    pub(crate) responses: Mutex<ResponseGrants>,
     pub(crate) tracks_responses: AtomicBool,
     /// `allow_responses` limits (replies per request, expiry) of this connection's user.
     pub(crate) response_limits: Mutex<Option<(usize, Duration)>>,
