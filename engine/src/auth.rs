@@ -240,8 +240,12 @@ mod tests {
             token: Some("s3cr3t".into()),
             ..Default::default()
         });
-        assert!(auth.authenticate(&connect(None, None, Some("s3cr3t"))).is_some());
-        assert!(auth.authenticate(&connect(None, None, Some("nope"))).is_none());
+        assert!(auth
+            .authenticate(&connect(None, None, Some("s3cr3t")))
+            .is_some());
+        assert!(auth
+            .authenticate(&connect(None, None, Some("nope")))
+            .is_none());
         assert!(auth.authenticate(&connect(None, None, None)).is_none());
 
         let auth = Authenticator::new(&Authorization {
@@ -249,26 +253,36 @@ mod tests {
             password: Some("pw".into()),
             ..Default::default()
         });
-        assert!(auth.authenticate(&connect(Some("derek"), Some("pw"), None)).is_some());
-        assert!(auth.authenticate(&connect(Some("derek"), Some("x"), None)).is_none());
+        assert!(auth
+            .authenticate(&connect(Some("derek"), Some("pw"), None))
+            .is_some());
+        assert!(auth
+            .authenticate(&connect(Some("derek"), Some("x"), None))
+            .is_none());
 
+        let hash = bcrypt::hash("password", 4).unwrap();
+        assert!(hash.starts_with("$2"));
         let auth = Authenticator::new(&Authorization {
             users: vec![User {
                 username: "a".into(),
-                password: "$2a$04$GdvjHD.XjcG9MF9ZeHNHnecX2VN8XPhGHfV2jlhNz1TnLO4OxXq6m".into(),
+                password: hash,
                 permissions: None,
             }],
             no_auth_user: Some("a".into()),
             ..Default::default()
         });
-        // The hash is bcrypt("password", cost 4).
         let g = auth
             .authenticate(&connect(Some("a"), Some("password"), None))
             .unwrap();
         assert_eq!(g.user.as_deref(), Some("a"));
-        assert!(auth.authenticate(&connect(Some("a"), Some("pass"), None)).is_none());
+        assert!(auth
+            .authenticate(&connect(Some("a"), Some("pass"), None))
+            .is_none());
         assert_eq!(
-            auth.authenticate(&connect(None, None, None)).unwrap().user.as_deref(),
+            auth.authenticate(&connect(None, None, None))
+                .unwrap()
+                .user
+                .as_deref(),
             Some("a")
         );
     }

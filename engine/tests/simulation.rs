@@ -37,7 +37,11 @@ impl Client {
     fn ready(server: &Arc<Server>, now: Instant, connect: &str) -> Client {
         let mut c = Client::connect(server, now);
         let info = c.recv();
-        assert!(info.starts_with(b"INFO {"), "{}", String::from_utf8_lossy(&info));
+        assert!(
+            info.starts_with(b"INFO {"),
+            "{}",
+            String::from_utf8_lossy(&info)
+        );
         c.send(connect.as_bytes(), now);
         c
     }
@@ -90,7 +94,10 @@ fn pub_sub_between_connections_is_exact() {
     let mut publisher = Client::ready(&s, at(0), CONNECT);
     sub.send(b"SUB foo.* 9\r\nPING\r\n", at(1));
     assert_eq!(sub.recv_str(), "PONG\r\n");
-    publisher.send(b"PUB foo.bar reply.x 5\r\nhello\r\nPUB other 1\r\nz\r\n", at(2));
+    publisher.send(
+        b"PUB foo.bar reply.x 5\r\nhello\r\nPUB other 1\r\nz\r\n",
+        at(2),
+    );
     assert_eq!(sub.recv_str(), "MSG foo.bar 9 reply.x 5\r\nhello\r\n");
     assert_eq!(publisher.recv_str(), "");
 }
@@ -231,7 +238,10 @@ fn auth_required_rejects_ops_before_connect_and_bad_credentials() {
 
     let mut c = Client::connect(&s, at(0));
     c.recv();
-    c.send(b"CONNECT {\"auth_token\":\"t\",\"verbose\":true}\r\nPING\r\n", at(1));
+    c.send(
+        b"CONNECT {\"auth_token\":\"t\",\"verbose\":true}\r\nPING\r\n",
+        at(1),
+    );
     assert_eq!(c.recv_str(), "+OK\r\nPONG\r\n");
     assert_eq!(c.conn.poll_timeout().map(|t| t > at(1000)), Some(true));
 }
@@ -263,7 +273,9 @@ fn slow_consumer_is_closed_and_others_keep_their_messages() {
     assert_eq!(slow.closed, Some(CloseReason::SlowConsumerPendingBytes));
     assert!(publisher.closed.is_none() && !publisher.conn.is_closed());
     assert_eq!(
-        s.stats.slow_consumers.load(std::sync::atomic::Ordering::Relaxed),
+        s.stats
+            .slow_consumers
+            .load(std::sync::atomic::Ordering::Relaxed),
         1
     );
 }
@@ -314,7 +326,10 @@ fn no_responders_status_goes_to_the_reply_subscription() {
         at(0),
         "CONNECT {\"verbose\":false,\"headers\":true,\"no_responders\":true}\r\n",
     );
-    c.send(b"SUB _INBOX.abc.* 5\r\nPUB svc _INBOX.abc.1 2\r\nhi\r\n", at(1));
+    c.send(
+        b"SUB _INBOX.abc.* 5\r\nPUB svc _INBOX.abc.1 2\r\nhi\r\n",
+        at(1),
+    );
     let out = c.recv_str();
     assert!(out.starts_with("HMSG _INBOX.abc.1 5 "), "{out}");
     assert!(out.contains("NATS/1.0 503\r\n"), "{out}");
@@ -345,9 +360,16 @@ fn permissions_deny_with_exact_texts_and_keep_the_connection() {
         ..Options::default()
     };
     let s = server(opts);
-    let mut c = Client::ready(&s, at(0), "CONNECT {\"user\":\"u\",\"pass\":\"p\",\"verbose\":false}\r\n");
+    let mut c = Client::ready(
+        &s,
+        at(0),
+        "CONNECT {\"user\":\"u\",\"pass\":\"p\",\"verbose\":false}\r\n",
+    );
     c.send(b"PUB nope 0\r\n\r\n", at(1));
-    assert_eq!(c.recv_str(), "-ERR 'Permissions Violation for Publish to \"nope\"'\r\n");
+    assert_eq!(
+        c.recv_str(),
+        "-ERR 'Permissions Violation for Publish to \"nope\"'\r\n"
+    );
     c.send(b"PUB allowed.secret 0\r\n\r\n", at(1));
     assert_eq!(
         c.recv_str(),
@@ -358,7 +380,10 @@ fn permissions_deny_with_exact_texts_and_keep_the_connection() {
         c.recv_str(),
         "-ERR 'Permissions Violation for Subscription to \"hidden.x\"'\r\n"
     );
-    c.send(b"SUB allowed.* 2\r\nPUB allowed.ok 1\r\nx\r\nPING\r\n", at(1));
+    c.send(
+        b"SUB allowed.* 2\r\nPUB allowed.ok 1\r\nx\r\nPING\r\n",
+        at(1),
+    );
     assert_eq!(c.recv_str(), "MSG allowed.ok 2 1\r\nx\r\nPONG\r\n");
     assert!(!c.conn.is_closed());
 }
@@ -375,7 +400,10 @@ fn max_connections_and_max_subscriptions() {
     let mut b = Client::connect(&s, at(0));
     let out = b.recv_str();
     assert!(out.starts_with("INFO "), "{out}");
-    assert!(out.ends_with("-ERR 'maximum connections exceeded'\r\n"), "{out}");
+    assert!(
+        out.ends_with("-ERR 'maximum connections exceeded'\r\n"),
+        "{out}"
+    );
     assert!(b.closed.is_some());
     b.conn.close(CloseReason::MaxConnectionsExceeded);
     a.send(b"SUB a 1\r\nSUB b 2\r\nPING\r\n", at(1));
@@ -418,7 +446,11 @@ fn many_connections_with_random_interest_get_exact_fan_out() {
             .copied()
             .filter(|s| rnats_engine::subject::matches(pattern.as_bytes(), s.as_bytes()))
             .collect();
-        assert_eq!(got.matches("MSG ").count(), expected.len(), "{pattern}: {got}");
+        assert_eq!(
+            got.matches("MSG ").count(),
+            expected.len(),
+            "{pattern}: {got}"
+        );
     }
     // Closing connections removes their interest.
     for mut c in clients {

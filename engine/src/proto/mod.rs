@@ -4,4 +4,9 @@
 pub mod encode;
 pub mod parser;
 
-pub use parser::{ClientOp, ClientParser, ParseError, ParserLimits, ServerOp, ServerParser};
+pub use parser::{
+    ClientOp, ClientParser, OpKind, ParseError, ParserLimits, ServerOp, ServerParser,
+};
+
+#[cfg(test)]
+mod tests;

@@ -106,7 +106,6 @@ pub struct Connection {
     parser: ServerParser,
     opts: ConnectOptions,
     connect_received: bool,
-    auth_required: bool,
     perms: Option<Arc<ResolvedPermissions>>,
     pub_allowed_cache: HashMap<Box<[u8]>, bool>,
     cache: MatchCache<SubRef>,
@@ -155,10 +154,14 @@ impl Connection {
         let first_ping = first_ping + Duration::from_millis(splitmix64(&mut rng) % jitter_ms);
         let mut conn = Connection {
             account: server.account().clone(),
-            parser: ServerParser::new(limits),
+            parser: {
+                let mut parser = ServerParser::new(limits);
+                parser.set_headers(false);
+                parser.set_connect_required(auth_required);
+                parser
+            },
             opts: ConnectOptions::default(),
             connect_received: false,
-            auth_required,
             perms: None,
             pub_allowed_cache: HashMap::new(),
             cache: MatchCache::new(),
@@ -220,16 +223,8 @@ impl Connection {
                     break;
                 }
                 Ok(Some((op, consumed))) => {
-                    if self.auth_required
-                        && !self.connect_received
-                        && !matches!(op, ClientOp::Connect { .. })
-                    {
-                        self.fail(
-                            ClientError::AuthorizationViolation,
-                            CloseReason::AuthenticationViolation,
-                        );
-                        break;
-                    }
+                    // The parser refuses non-CONNECT ops before an authenticated CONNECT
+                    // and HPUB before headers were negotiated, as nats-server does.
                     match op {
                         ClientOp::Pub {
                             subject,
@@ -245,11 +240,6 @@ impl Connection {
                             headers,
                             payload,
                         } => {
-                            if !self.opts.headers {
-                                // nats-server closes without an error.
-                                self.close_silently(CloseReason::ProtocolViolation);
-                                break;
-                            }
                             (
                                 consumed,
                                 Some(PubRanges::new(buf, subject, reply, Some(headers), payload)),
@@ -344,7 +334,13 @@ impl Connection {
         }
         self.finished = true;
         self.shared.close(reason);
-        let subs: Vec<SubRef> = self.shared.subs.lock().drain().map(|(_, s)| SubRef(s)).collect();
+        let subs: Vec<SubRef> = self
+            .shared
+            .subs
+            .lock()
+            .drain()
+            .map(|(_, s)| SubRef(s))
+            .collect();
         for sub in &subs {
             sub.closed.store(true, Ordering::Relaxed);
         }
@@ -421,6 +417,8 @@ impl Connection {
             meta.version = opts.version.clone().unwrap_or_default();
             meta.user = grant.user;
         }
+        self.parser.set_headers(opts.headers);
+        self.parser.set_connect_required(false);
         self.opts = opts;
         self.connect_received = true;
         self.auth_deadline = None;
@@ -667,6 +665,7 @@ impl Connection {
         let reason = match e.client_error() {
             Some(ClientError::MaximumPayloadViolation) => CloseReason::MaxPayloadExceeded,
             Some(ClientError::MaximumControlLineExceeded) => CloseReason::MaxControlLineExceeded,
+            Some(ClientError::AuthorizationViolation) => CloseReason::AuthenticationViolation,
             _ => CloseReason::ProtocolViolation,
         };
         match e.client_error() {
