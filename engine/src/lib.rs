@@ -18,6 +18,8 @@ pub mod auth;
 pub mod cli;
 pub mod config;
 pub mod error;
+pub mod log;
+pub mod monitor;
 pub mod options;
 pub mod proto;
 pub mod server;

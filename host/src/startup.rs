@@ -3,7 +3,7 @@
 
 use crate::logger::Logger;
 use crate::StdConfigSource;
-use rnats_engine::cli::{self, CliAction, CliError};
+use rnats_engine::cli::{self, CliAction, CliError, SignalCommand};
 use rnats_engine::options::Options;
 use rnats_engine::server::{Server, NATS_VERSION, RNATS_VERSION};
 use std::process::ExitCode;
@@ -21,6 +21,11 @@ pub fn from_args(program: &str) -> Start {
     let args: Vec<String> = std::env::args().skip(1).collect();
     match cli::parse_args(&args, &StdConfigSource) {
         Ok(CliAction::Run(opts)) => Start::Run(opts),
+        Ok(CliAction::TestConfig(opts)) => {
+            let file = opts.config_file.as_deref().unwrap_or("");
+            eprintln!("{program}: configuration file {file} is valid");
+            Start::Exit(ExitCode::SUCCESS)
+        }
         Ok(CliAction::Version) => {
             println!("{program}: v{RNATS_VERSION} (nats-server v{NATS_VERSION} compatible)");
             Start::Exit(ExitCode::SUCCESS)
@@ -29,14 +34,50 @@ pub fn from_args(program: &str) -> Start {
             println!("{}", cli::usage());
             Start::Exit(ExitCode::SUCCESS)
         }
+        Ok(CliAction::HelpTls) => {
+            println!("{}", cli::tls_usage());
+            Start::Exit(ExitCode::SUCCESS)
+        }
+        Ok(CliAction::Signal { command, pid }) => Start::Exit(send_signal(program, command, pid)),
         Err(CliError::Usage(msg)) => {
-            eprintln!("{program}: {msg}");
-            eprintln!("{}", cli::usage());
-            Start::Exit(ExitCode::from(1))
+            // nats-server prints the flag error, then the usage, and exits 0.
+            eprintln!("{msg}");
+            println!("{}", cli::usage());
+            Start::Exit(ExitCode::SUCCESS)
         }
         Err(CliError::Config(e)) => {
             eprintln!("{program}: {e}");
             Start::Exit(ExitCode::from(1))
+        }
+        Err(CliError::Invalid(msg)) => {
+            eprintln!("{program}: {msg}");
+            Start::Exit(ExitCode::from(1))
+        }
+    }
+}
+
+/// `-sl COMMAND[=PID]`: signal a running server, as nats-server does.
+fn send_signal(program: &str, command: SignalCommand, pid: Option<String>) -> ExitCode {
+    let pid = match pid {
+        Some(p) if p.chars().all(|c| c.is_ascii_digit()) => p,
+        Some(path) => match std::fs::read_to_string(&path) {
+            Ok(text) => text.trim().to_string(),
+            Err(e) => {
+                eprintln!("{program}: could not read pid file {path}: {e}");
+                return ExitCode::from(1);
+            }
+        },
+        None => {
+            eprintln!("{program}: -sl needs a pid or a pid file (no process lookup by name)");
+            return ExitCode::from(1);
+        }
+    };
+    let signal = command.unix_signal().trim_start_matches("SIG");
+    match std::process::Command::new("kill").arg(format!("-{signal}")).arg(&pid).status() {
+        Ok(status) if status.success() => ExitCode::SUCCESS,
+        _ => {
+            eprintln!("{program}: could not send {} to process {pid}", command.unix_signal());
+            ExitCode::from(1)
         }
     }
 }

@@ -239,12 +239,10 @@ impl Connection {
                             reply,
                             headers,
                             payload,
-                        } => {
-                            (
-                                consumed,
-                                Some(PubRanges::new(buf, subject, reply, Some(headers), payload)),
-                            )
-                        }
+                        } => (
+                            consumed,
+                            Some(PubRanges::new(buf, subject, reply, Some(headers), payload)),
+                        ),
                         other => {
                             self.handle_control_op(other, now);
                             (consumed, None)
@@ -645,8 +643,9 @@ impl Connection {
     fn send_no_responders(&mut self, subject: &[u8], reply: &[u8]) {
         let sid = {
             let subs = self.shared.subs.lock();
+            // Like nats-server's subForReply: a plain (non-queue) sub of this connection.
             subs.values()
-                .find(|s| subject::matches(&s.subject, reply))
+                .find(|s| s.queue.is_none() && subject::matches(&s.subject, reply))
                 .map(|s| s.sid.clone())
         };
         let Some(sid) = sid else {
