@@ -36,15 +36,18 @@ pub struct Options {
     pub server_name: Option<String>,
     /// Client authorization.
     pub authorization: Authorization,
-    /// Largest payload a client may publish.
+    /// Largest payload a client may publish; `usize::MAX` means no limit (a negative
+    /// `max_payload` in the config file).
     pub max_payload: usize,
-    /// Most client connections at once.
+    /// Most client connections at once; `usize::MAX` means no limit (a negative value in
+    /// the config file).
     pub max_connections: usize,
     /// Most subscriptions per connection; 0 means no limit.
     pub max_subscriptions: usize,
     /// Most bytes pending to one connection before it is a slow consumer.
     pub max_pending: usize,
-    /// Longest control line a client may send.
+    /// Longest control line a client may send; `usize::MAX` means no limit (a negative
+    /// value in the config file).
     pub max_control_line: usize,
     /// Interval between server PINGs.
     pub ping_interval: Duration,
@@ -60,9 +63,19 @@ pub struct Options {
     pub logtime: bool,
     /// Log to this file instead of standard error.
     pub log_file: Option<String>,
+    /// Rotate the log file when it reaches this many bytes; 0 means never
+    /// (`log_size_limit`, `--log_size_limit`).
+    pub log_size_limit: u64,
+    /// Longest part of a message shown in a trace line; 0 means no limit
+    /// (`max_traced_msg_len`, `--max_traced_msg_len`).
+    pub max_traced_msg_len: usize,
     /// Write the process id to this file.
     pub pid_file: Option<String>,
-    /// Interface for the monitoring endpoint.
+    /// Write `<program>_<pid>.ports` (the listening URLs as JSON) into this directory
+    /// (`ports_file_dir`, `--ports_file_dir`).
+    pub ports_file_dir: Option<String>,
+    /// Interface for the monitoring endpoint. The config loader and the command line set it
+    /// to `host` unless `http: host:port` names one, as nats-server does.
     pub http_host: String,
     /// Monitoring port; `None` = monitoring off; `Some(0)` = random port.
     pub http_port: Option<u16>,
@@ -70,7 +83,12 @@ pub struct Options {
     pub jetstream: bool,
     /// JetStream store directory.
     pub store_dir: Option<String>,
-    /// Treat unknown config keys as errors.
+    /// JetStream memory storage limit in bytes (`jetstream { max_mem }`); `None` = dynamic.
+    pub jetstream_max_memory: Option<i64>,
+    /// JetStream file storage limit in bytes (`jetstream { max_file }`); `None` = dynamic.
+    pub jetstream_max_store: Option<i64>,
+    /// Treat unknown config keys as errors, as nats-server does (set it before loading the
+    /// config file; by default they are only warnings).
     pub strict: bool,
     /// Disable the sublist result caches.
     pub no_sublist_cache: bool,
@@ -97,11 +115,16 @@ impl Default for Options {
             trace: false,
             logtime: true,
             log_file: None,
+            log_size_limit: 0,
+            max_traced_msg_len: 0,
             pid_file: None,
+            ports_file_dir: None,
             http_host: "0.0.0.0".to_string(),
             http_port: None,
             jetstream: false,
             store_dir: None,
+            jetstream_max_memory: None,
+            jetstream_max_store: None,
             strict: false,
             no_sublist_cache: false,
             config_file: None,
@@ -159,6 +182,10 @@ pub struct Permissions {
     /// Subjects the user may subscribe to.
     pub subscribe: Option<SubjectPermission>,
     /// `allow_responses`: publishing to reply subjects of received requests.
+    ///
+    /// When set, nats-server also turns off the blanket publish allow: only the subjects in
+    /// `publish.allow` (an empty list then allows *nothing*) and the reply subjects may be
+    /// published to. The config loader sets `publish` to an empty permission in that case.
     pub response: Option<ResponsePermission>,
 }
 
@@ -174,9 +201,11 @@ pub struct SubjectPermission {
 /// `allow_responses`: how many replies, for how long, a user may publish to a reply subject.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ResponsePermission {
-    /// Replies allowed per request (default 1).
+    /// Replies allowed per request (default 1); `usize::MAX` means no limit (a negative
+    /// `max` in the config).
     pub max_msgs: usize,
-    /// How long the permission lasts (default 2 min); zero means no expiry.
+    /// How long the permission lasts (default 2 min); zero means no expiry (a negative
+    /// `expires` in the config).
     pub expires: Duration,
 }
 

@@ -110,10 +110,17 @@ async fn write_loop(shared: Arc<ConnShared>, mut writer: OwnedWriteHalf, deadlin
 }
 
 /// Write every chunk, many per system call.
-async fn write_all(writer: &mut OwnedWriteHalf, chunks: &mut VecDeque<Bytes>) -> std::io::Result<()> {
+async fn write_all(
+    writer: &mut OwnedWriteHalf,
+    chunks: &mut VecDeque<Bytes>,
+) -> std::io::Result<()> {
     while !chunks.is_empty() {
         let n = {
-            let slices: Vec<IoSlice<'_>> = chunks.iter().take(MAX_IOVECS).map(|c| IoSlice::new(c)).collect();
+            let slices: Vec<IoSlice<'_>> = chunks
+                .iter()
+                .take(MAX_IOVECS)
+                .map(|c| IoSlice::new(c))
+                .collect();
             writer.write_vectored(&slices).await?
         };
         if n == 0 {
@@ -126,7 +133,9 @@ async fn write_all(writer: &mut OwnedWriteHalf, chunks: &mut VecDeque<Bytes>) ->
 
 fn advance(chunks: &mut VecDeque<Bytes>, mut n: usize) {
     while n > 0 {
-        let Some(front) = chunks.front_mut() else { return };
+        let Some(front) = chunks.front_mut() else {
+            return;
+        };
         if front.len() <= n {
             n -= front.len();
             chunks.pop_front();

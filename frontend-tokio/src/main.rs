@@ -16,7 +16,7 @@ use tokio::signal::unix::{signal, SignalKind};
 
 fn main() -> ExitCode {
     let mut opts = match startup::from_args("rnats-server") {
-        Start::Run(opts) => opts,
+        Start::Run(opts) => *opts,
         Start::Exit(code) => return code,
     };
     let log = match Logger::new(&opts) {
@@ -26,7 +26,10 @@ fn main() -> ExitCode {
             return ExitCode::from(1);
         }
     };
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => {
             log.fatal(&format!("cannot start the tokio runtime: {e}"));
@@ -71,7 +74,10 @@ fn main() -> ExitCode {
 
 /// Accept clients until SIGINT or SIGTERM, then close every connection.
 async fn serve(server: Arc<Server>, listener: TcpListener, log: Arc<Logger>) {
-    let (Ok(mut sigint), Ok(mut sigterm)) = (signal(SignalKind::interrupt()), signal(SignalKind::terminate())) else {
+    let (Ok(mut sigint), Ok(mut sigterm)) = (
+        signal(SignalKind::interrupt()),
+        signal(SignalKind::terminate()),
+    ) else {
         log.fatal("cannot install signal handlers");
         return;
     };

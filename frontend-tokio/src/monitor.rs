@@ -14,7 +14,11 @@ use tokio::net::{TcpListener, TcpStream};
 const MAX_REQUEST: usize = 16 * 1024;
 
 /// Bind the monitoring port and serve it in the background.
-pub async fn start(server: Arc<Server>, port: u16, log: Arc<Logger>) -> std::io::Result<SocketAddr> {
+pub async fn start(
+    server: Arc<Server>,
+    port: u16,
+    log: Arc<Logger>,
+) -> std::io::Result<SocketAddr> {
     let listener = TcpListener::bind((server.options().http_host.as_str(), port)).await?;
     let addr = listener.local_addr()?;
     tokio::spawn(async move {
@@ -50,7 +54,13 @@ async fn answer(server: Arc<Server>, mut stream: TcpStream) {
     if !matches!(read, Ok(Ok(()))) {
         return;
     }
-    let response = monitor::http_response(&server, &head, clock::now(), clock::unix_nanos(), &process_stats());
+    let response = monitor::http_response(
+        &server,
+        &head,
+        clock::now(),
+        clock::unix_nanos(),
+        &process_stats(),
+    );
     let _ = stream.write_all(&response).await;
     let _ = stream.shutdown().await;
 }

@@ -18,12 +18,23 @@ pub struct StdConfigSource;
 
 impl ConfigSource for StdConfigSource {
     fn read_file(&self, path: &str) -> Result<String, String> {
-        std::fs::read_to_string(path).map_err(|e| e.to_string())
+        std::fs::read_to_string(path).map_err(|e| go_open_error(path, &e))
     }
 
     fn env_var(&self, name: &str) -> Option<String> {
         std::env::var(name).ok()
     }
+}
+
+/// An open error worded as Go's `os.Open` words it (nats-server prints those).
+fn go_open_error(path: &str, e: &std::io::Error) -> String {
+    let what = match e.kind() {
+        std::io::ErrorKind::NotFound => "no such file or directory".to_string(),
+        std::io::ErrorKind::PermissionDenied => "permission denied".to_string(),
+        std::io::ErrorKind::IsADirectory => "is a directory".to_string(),
+        _ => e.to_string(),
+    };
+    format!("open {path}: {what}")
 }
 
 /// Entropy for the server id and queue member choice.
@@ -39,7 +50,11 @@ pub fn seed() -> u64 {
 pub fn process_stats() -> rnats_engine::monitor::HostStats {
     let rss_pages = std::fs::read_to_string("/proc/self/statm")
         .ok()
-        .and_then(|s| s.split_whitespace().nth(1).and_then(|v| v.parse::<u64>().ok()))
+        .and_then(|s| {
+            s.split_whitespace()
+                .nth(1)
+                .and_then(|v| v.parse::<u64>().ok())
+        })
         .unwrap_or(0);
     let cpu_seconds = std::fs::read_to_string("/proc/self/stat")
         .ok()

@@ -11,7 +11,7 @@ use std::process::ExitCode;
 /// What `main` should do after reading the command line.
 pub enum Start {
     /// Run a server.
-    Run(Options),
+    Run(Box<Options>),
     /// Exit now with this code (version, help, bad arguments, config test).
     Exit(ExitCode),
 }
@@ -19,8 +19,17 @@ pub enum Start {
 /// Parse the process arguments the way nats-server does; print version, help or errors.
 pub fn from_args(program: &str) -> Start {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    match cli::parse_args(&args, &StdConfigSource) {
-        Ok(CliAction::Run(opts)) => Start::Run(opts),
+    let parsed = cli::parse_command_line(&args, &StdConfigSource).map(|cli| {
+        for warning in &cli.config_warnings {
+            eprintln!("{program}: {}", warning.message);
+        }
+        for flag in &cli.ignored_flags {
+            eprintln!("{program}: {flag} is accepted but has no effect in rnats yet");
+        }
+        cli.action
+    });
+    match parsed {
+        Ok(CliAction::Run(opts)) => Start::Run(Box::new(opts)),
         Ok(CliAction::TestConfig(opts)) => {
             let file = opts.config_file.as_deref().unwrap_or("");
             eprintln!("{program}: configuration file {file} is valid");
@@ -73,10 +82,17 @@ fn send_signal(program: &str, command: SignalCommand, pid: Option<String>) -> Ex
         }
     };
     let signal = command.unix_signal().trim_start_matches("SIG");
-    match std::process::Command::new("kill").arg(format!("-{signal}")).arg(&pid).status() {
+    match std::process::Command::new("kill")
+        .arg(format!("-{signal}"))
+        .arg(&pid)
+        .status()
+    {
         Ok(status) if status.success() => ExitCode::SUCCESS,
         _ => {
-            eprintln!("{program}: could not send {} to process {pid}", command.unix_signal());
+            eprintln!(
+                "{program}: could not send {} to process {pid}",
+                command.unix_signal()
+            );
             ExitCode::from(1)
         }
     }
@@ -85,7 +101,9 @@ fn send_signal(program: &str, command: SignalCommand, pid: Option<String>) -> Ex
 /// Log nats-server's start banner.
 pub fn log_banner(log: &Logger, server: &Server) {
     log.info("Starting nats-server");
-    log.info(&format!("  Version:  {NATS_VERSION} (rnats {RNATS_VERSION})"));
+    log.info(&format!(
+        "  Version:  {NATS_VERSION} (rnats {RNATS_VERSION})"
+    ));
     log.info("  Git:      [not set]");
     log.info(&format!("  Name:     {}", server.name()));
     log.info(&format!("  ID:       {}", server.id()));
@@ -99,13 +117,19 @@ pub fn log_banner(log: &Logger, server: &Server) {
 
 /// Log that clients can connect now (tools read these lines to find the port).
 pub fn log_ready(log: &Logger, host: &str, port: u16) {
-    log.info(&format!("Listening for client connections on {}", host_port(host, port)));
+    log.info(&format!(
+        "Listening for client connections on {}",
+        host_port(host, port)
+    ));
     log.info("Server is ready");
 }
 
 /// Log the monitoring listener.
 pub fn log_http(log: &Logger, host: &str, port: u16) {
-    log.info(&format!("Starting http monitor on {}", host_port(host, port)));
+    log.info(&format!(
+        "Starting http monitor on {}",
+        host_port(host, port)
+    ));
 }
 
 /// `host:port`, with brackets for IPv6 hosts.

@@ -1,0 +1,1112 @@
+//! The parsed tree → [`Options`], following nats-server 2.9's `server/opts.go`
+//! (`processConfigFileLine` and friends), with its error texts.
+
+use super::duration::{go_duration_string, parse_go_duration};
+use super::parse::{Map, Token, Value};
+use super::{ConfigError, ConfigErrorKind, ConfigWarning, WarningKind};
+use crate::options::{
+    Options, Permissions, ResponsePermission, SubjectPermission, User, DEFAULT_MAX_CONNECTIONS,
+    DEFAULT_MAX_CONTROL_LINE, DEFAULT_MAX_PAYLOAD, DEFAULT_MAX_PENDING, DEFAULT_PING_INTERVAL,
+    DEFAULT_PING_MAX, DEFAULT_PORT, DEFAULT_WRITE_DEADLINE,
+};
+use crate::prelude::*;
+use core::time::Duration;
+
+/// Top-level keys nats-server 2.9.10 knows but rnats does not implement (yet): accepted,
+/// not checked, reported as [`WarningKind::Unsupported`].
+pub(crate) const UNSUPPORTED_TOP_LEVEL: &[&str] = &[
+    "accounts",
+    "allow_non_tls",
+    "client_advertise",
+    "cluster",
+    "connect_error_reports",
+    "default_js_domain",
+    "gateway",
+    "http_base_path",
+    "https",
+    "https_port",
+    "lame_duck_duration",
+    "lame_duck_grace_period",
+    "leaf",
+    "leafnodes",
+    "mappings",
+    "maps",
+    "max_sub_tokens",
+    "max_subscription_tokens",
+    "mqtt",
+    "no_header_support",
+    "no_sys_acc",
+    "no_system",
+    "no_system_account",
+    "ocsp",
+    "operator",
+    "operators",
+    "prof_port",
+    "reconnect_error_reports",
+    "remote_syslog",
+    "resolver",
+    "account_resolver",
+    "accounts_resolver",
+    "resolver_preload",
+    "resolver_tls",
+    "root",
+    "root_operator",
+    "root_operators",
+    "roots",
+    "server_tags",
+    "syslog",
+    "system",
+    "system_account",
+    "tls",
+    "trusted",
+    "trusted_keys",
+    "websocket",
+    "ws",
+];
+
+/// What applying a file produced besides the options.
+pub(crate) struct Outcome {
+    pub warnings: Vec<ConfigWarning>,
+    /// Whether `http: host:port` named a monitoring host (otherwise it follows `host`).
+    pub http_host_set: bool,
+}
+
+pub(crate) struct Applier<'o> {
+    opts: &'o mut Options,
+    errors: Vec<ConfigError>,
+    warnings: Vec<ConfigWarning>,
+    strict: bool,
+    http_host_set: bool,
+    store_dir_set: bool,
+}
+
+/// Go's `strconv.Quote`, for the `%q` verbs in nats-server's messages.
+pub(crate) fn go_quote(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() + 2);
+    out.push('"');
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            '\u{7}' => out.push_str("\\a"),
+            '\u{8}' => out.push_str("\\b"),
+            '\u{c}' => out.push_str("\\f"),
+            '\u{b}' => out.push_str("\\v"),
+            c if (c as u32) < 0x20 || c as u32 == 0x7f => {
+                out.push_str(&format!("\\x{:02x}", c as u32))
+            }
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
+}
+
+/// nats-server's `IsValidSubject` (what permission subjects must be).
+fn is_valid_subject(subject: &str) -> bool {
+    if subject.is_empty() {
+        return false;
+    }
+    let mut sfwc = false;
+    for t in subject.split('.') {
+        if t.is_empty() || sfwc {
+            return false;
+        }
+        if t.len() > 1 {
+            if t.contains(['\t', '\n', '\u{c}', '\r', ' ']) {
+                return false;
+            }
+            continue;
+        }
+        match t.as_bytes()[0] {
+            b'>' => sfwc = true,
+            b' ' | b'\t' | b'\n' | b'\r' | b'\x0c' => return false,
+            _ => {}
+        }
+    }
+    true
+}
+
+/// nats-server's `checkPermSubjectArray`: subjects, or `subject queue` pairs.
+fn check_perm_subjects(subjects: &[String]) -> Result<(), String> {
+    for s in subjects {
+        if !is_valid_subject(s) {
+            let fields: Vec<&str> = s.split_whitespace().collect();
+            if fields.len() != 2 {
+                return Err(format!("subject {} is not a valid subject", go_quote(s)));
+            } else if !is_valid_subject(fields[0]) {
+                return Err(format!(
+                    "subject {} is not a valid subject",
+                    go_quote(fields[0])
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Go's `net.SplitHostPort`.
+fn split_host_port(s: &str) -> Option<(&str, &str)> {
+    if let Some(rest) = s.strip_prefix('[') {
+        let end = rest.find(']')?;
+        let host = &rest[..end];
+        let after = &rest[end + 1..];
+        let port = after.strip_prefix(':')?;
+        if host.contains(['[', ']']) || port.contains([':', '[', ']']) {
+            return None;
+        }
+        return Some((host, port));
+    }
+    let i = s.rfind(':')?;
+    let (host, port) = (&s[..i], &s[i + 1..]);
+    if host.contains([':', '[', ']']) || port.contains(['[', ']']) {
+        return None;
+    }
+    Some((host, port))
+}
+
+/// Go's `strconv.Atoi` (decimal, optional sign).
+fn go_atoi(s: &str) -> Option<i64> {
+    let digits = s.strip_prefix(['+', '-']).unwrap_or(s);
+    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    s.strip_prefix('+').unwrap_or(s).parse().ok()
+}
+
+/// Limits where nats-server treats 0 as "default" and a negative value as "no limit".
+fn limit(n: i64, default: usize) -> usize {
+    match n {
+        0 => default,
+        n if n < 0 => usize::MAX,
+        n => usize::try_from(n).unwrap_or(usize::MAX),
+    }
+}
+
+/// A nats-server port value: `-1` random (`None`), `0` the default.
+pub(crate) fn client_port(n: i64) -> Result<Option<u16>, String> {
+    match n {
+        -1 => Ok(None),
+        0 => Ok(Some(DEFAULT_PORT)),
+        n => u16::try_from(n)
+            .map(Some)
+            .map_err(|_| format!("invalid port {n}, must be between -1 and 65535")),
+    }
+}
+
+/// A nats-server monitoring port: `-1` random (`Some(0)`), `0` off (`None`).
+pub(crate) fn http_port(n: i64) -> Result<Option<u16>, String> {
+    match n {
+        -1 => Ok(Some(0)),
+        0 => Ok(None),
+        n => u16::try_from(n)
+            .map(Some)
+            .map_err(|_| format!("invalid port {n}, must be between -1 and 65535")),
+    }
+}
+
+fn nanos_to_duration(n: i64) -> Duration {
+    Duration::from_nanos(n.max(0) as u64)
+}
+
+impl<'o> Applier<'o> {
+    pub(crate) fn new(opts: &'o mut Options) -> Self {
+        let strict = opts.strict;
+        Applier {
+            opts,
+            errors: Vec::new(),
+            warnings: Vec::new(),
+            strict,
+            http_host_set: false,
+            store_dir_set: false,
+        }
+    }
+
+    /// Apply the top-level map; all errors are collected, the first one is returned with
+    /// the others in [`ConfigError::additional`].
+    pub(crate) fn apply(mut self, top: &Map) -> Result<Outcome, ConfigError> {
+        for (k, tk) in top {
+            self.top_level(k, tk);
+        }
+        let mut errors = self.errors.into_iter();
+        match errors.next() {
+            Some(mut first) => {
+                first.additional = errors.collect();
+                Err(first)
+            }
+            None => Ok(Outcome {
+                warnings: self.warnings,
+                http_host_set: self.http_host_set,
+            }),
+        }
+    }
+
+    // ----- reporting ------------------------------------------------------------------
+
+    fn err(&mut self, tk: &Token, message: impl Into<String>) {
+        self.errors.push(ConfigError {
+            file: tk.file.to_string(),
+            line: tk.line,
+            column: tk.col,
+            message: message.into(),
+            kind: ConfigErrorKind::Value,
+            additional: Vec::new(),
+        });
+    }
+
+    /// An error nats-server reports without a position (the place is still recorded).
+    fn err_plain(&mut self, tk: &Token, message: impl Into<String>) {
+        self.errors.push(ConfigError {
+            file: tk.file.to_string(),
+            line: tk.line,
+            column: tk.col,
+            message: message.into(),
+            kind: ConfigErrorKind::Other,
+            additional: Vec::new(),
+        });
+    }
+
+    fn warn(&mut self, tk: &Token, field: &str, kind: WarningKind, message: String) {
+        self.warnings.push(ConfigWarning {
+            file: tk.file.to_string(),
+            line: tk.line,
+            column: tk.col,
+            field: field.to_string(),
+            kind,
+            message,
+        });
+    }
+
+    fn conv(&mut self, tk: &Token, want: &str) {
+        let msg = format!(
+            "interface conversion: interface {{}} is {}, not {}",
+            tk.value.go_type(),
+            want
+        );
+        self.err(tk, msg);
+    }
+
+    fn unknown(&mut self, key: &str, tk: &Token) {
+        if tk.used {
+            return;
+        }
+        let msg = format!("unknown field {}", go_quote(key));
+        if self.strict {
+            self.err(tk, msg);
+        } else {
+            self.warn(tk, key, WarningKind::UnknownField, msg);
+        }
+    }
+
+    fn unsupported(&mut self, key: &str, tk: &Token) {
+        let msg = format!(
+            "field {} is not supported by rnats yet and was ignored",
+            go_quote(key)
+        );
+        self.warn(tk, key, WarningKind::Unsupported, msg);
+    }
+
+    fn str<'t>(&mut self, tk: &'t Token) -> Option<&'t str> {
+        match &tk.value {
+            Value::Str(s) => Some(s),
+            _ => {
+                self.conv(tk, "string");
+                None
+            }
+        }
+    }
+
+    fn int(&mut self, tk: &Token) -> Option<i64> {
+        match tk.value {
+            Value::Int(i) => Some(i),
+            _ => {
+                self.conv(tk, "int64");
+                None
+            }
+        }
+    }
+
+    fn bool(&mut self, tk: &Token) -> Option<bool> {
+        match tk.value {
+            Value::Bool(b) => Some(b),
+            _ => {
+                self.conv(tk, "bool");
+                None
+            }
+        }
+    }
+
+    fn map<'t>(&mut self, tk: &'t Token) -> Option<&'t Map> {
+        match &tk.value {
+            Value::Map(m) => Some(m),
+            _ => {
+                self.conv(tk, "map[string]interface {}");
+                None
+            }
+        }
+    }
+
+    // ----- top level ------------------------------------------------------------------
+
+    fn top_level(&mut self, k: &str, tk: &Token) {
+        let key = k.to_ascii_lowercase();
+        match key.as_str() {
+            "listen" => {
+                if let Some((host, port)) = self.listen(tk) {
+                    match client_port(port) {
+                        Ok(p) => {
+                            self.opts.host = if host.is_empty() {
+                                Options::default().host
+                            } else {
+                                host
+                            };
+                            self.opts.port = p;
+                        }
+                        Err(e) => self.err(tk, e),
+                    }
+                }
+            }
+            "port" => {
+                if let Some(n) = self.int(tk) {
+                    match client_port(n) {
+                        Ok(p) => self.opts.port = p,
+                        Err(e) => self.err(tk, e),
+                    }
+                }
+            }
+            "host" | "net" => {
+                if let Some(s) = self.str(tk) {
+                    self.opts.host = if s.is_empty() {
+                        Options::default().host
+                    } else {
+                        s.to_string()
+                    };
+                }
+            }
+            "server_name" => {
+                if let Some(s) = self.str(tk) {
+                    self.opts.server_name = (!s.is_empty()).then(|| s.to_string());
+                }
+            }
+            "debug" => {
+                if let Some(b) = self.bool(tk) {
+                    self.opts.debug = b;
+                }
+            }
+            "trace" | "trace_verbose" => {
+                if let Some(b) = self.bool(tk) {
+                    self.opts.trace = b;
+                }
+            }
+            "logtime" => {
+                if let Some(b) = self.bool(tk) {
+                    self.opts.logtime = b;
+                }
+            }
+            "disable_sublist_cache" | "no_sublist_cache" => {
+                if let Some(b) = self.bool(tk) {
+                    self.opts.no_sublist_cache = b;
+                }
+            }
+            "authorization" => self.authorization(tk),
+            "no_auth_user" => {
+                if let Some(s) = self.str(tk) {
+                    self.opts.authorization.no_auth_user = (!s.is_empty()).then(|| s.to_string());
+                }
+            }
+            "http" => {
+                if let Some((host, port)) = self.listen(tk) {
+                    match http_port(port) {
+                        Ok(p) => {
+                            self.http_host_set = !host.is_empty();
+                            if self.http_host_set {
+                                self.opts.http_host = host;
+                            }
+                            self.opts.http_port = p;
+                        }
+                        Err(e) => self.err(tk, e),
+                    }
+                }
+            }
+            "http_port" | "monitor_port" => {
+                if let Some(n) = self.int(tk) {
+                    match http_port(n) {
+                        Ok(p) => self.opts.http_port = p,
+                        Err(e) => self.err(tk, e),
+                    }
+                }
+            }
+            "store_dir" | "storedir" => {
+                if let Some(s) = self.str(tk) {
+                    if self.store_dir_set {
+                        self.err(tk, "Duplicate 'store_dir' configuration");
+                        return;
+                    }
+                    self.store_dir_set = true;
+                    self.opts.store_dir = Some(s.to_string());
+                }
+            }
+            "jetstream" => self.jetstream(tk),
+            "logfile" | "log_file" => {
+                if let Some(s) = self.str(tk) {
+                    self.opts.log_file = (!s.is_empty()).then(|| s.to_string());
+                }
+            }
+            "logfile_size_limit" | "log_size_limit" => {
+                if let Some(n) = self.int(tk) {
+                    self.opts.log_size_limit = u64::try_from(n).unwrap_or(0);
+                }
+            }
+            "pidfile" | "pid_file" => {
+                if let Some(s) = self.str(tk) {
+                    self.opts.pid_file = (!s.is_empty()).then(|| s.to_string());
+                }
+            }
+            "ports_file_dir" => {
+                if let Some(s) = self.str(tk) {
+                    self.opts.ports_file_dir = (!s.is_empty()).then(|| s.to_string());
+                }
+            }
+            "max_control_line" | "max_payload" => {
+                if let Some(n) = self.int(tk) {
+                    if n > i64::from(i32::MAX) {
+                        self.err(tk, format!("{k} value is too big"));
+                        return;
+                    }
+                    if key == "max_payload" {
+                        self.opts.max_payload = limit(n, DEFAULT_MAX_PAYLOAD);
+                    } else {
+                        self.opts.max_control_line = limit(n, DEFAULT_MAX_CONTROL_LINE);
+                    }
+                }
+            }
+            "max_pending" => {
+                if let Some(n) = self.int(tk) {
+                    // A negative value fails validation in nats-server ("max_payload cannot
+                    // be higher than max_pending"); 0 does the same here.
+                    self.opts.max_pending = match n {
+                        0 => DEFAULT_MAX_PENDING,
+                        n => usize::try_from(n).unwrap_or(0),
+                    };
+                }
+            }
+            "max_connections" | "max_conn" => {
+                if let Some(n) = self.int(tk) {
+                    self.opts.max_connections = limit(n, DEFAULT_MAX_CONNECTIONS);
+                }
+            }
+            "max_subscriptions" | "max_subs" => {
+                if let Some(n) = self.int(tk) {
+                    self.opts.max_subscriptions = usize::try_from(n).unwrap_or(0);
+                }
+            }
+            "max_traced_msg_len" => {
+                if let Some(n) = self.int(tk) {
+                    self.opts.max_traced_msg_len = usize::try_from(n).unwrap_or(0);
+                }
+            }
+            "ping_interval" => {
+                if let Some(d) = self.duration("ping_interval", tk) {
+                    self.opts.ping_interval = d.unwrap_or(DEFAULT_PING_INTERVAL);
+                }
+            }
+            "write_deadline" => {
+                if let Some(d) = self.duration("write_deadline", tk) {
+                    self.opts.write_deadline = d.unwrap_or(DEFAULT_WRITE_DEADLINE);
+                }
+            }
+            "ping_max" => {
+                if let Some(n) = self.int(tk) {
+                    self.opts.ping_max = match n {
+                        0 => DEFAULT_PING_MAX,
+                        n => u32::try_from(n.max(0)).unwrap_or(u32::MAX),
+                    };
+                }
+            }
+            "lame_duck_duration" => {
+                if let Some(s) = self.str(tk) {
+                    match parse_go_duration(s) {
+                        Err(e) => {
+                            self.err(tk, format!("error parsing lame_duck_duration: {e}"));
+                            return;
+                        }
+                        Ok(n) if n < 30_000_000_000 => {
+                            self.err(
+                                tk,
+                                format!(
+                                    "invalid lame_duck_duration of {}, minimum is 30 seconds",
+                                    go_duration_string(n)
+                                ),
+                            );
+                            return;
+                        }
+                        Ok(_) => {}
+                    }
+                    self.unsupported(k, tk);
+                }
+            }
+            "lame_duck_grace_period" => {
+                if let Some(s) = self.str(tk) {
+                    match parse_go_duration(s) {
+                        Err(e) => {
+                            self.err(tk, format!("error parsing lame_duck_grace_period: {e}"));
+                            return;
+                        }
+                        Ok(n) if n < 0 => {
+                            self.err(tk, "invalid lame_duck_grace_period, needs to be positive");
+                            return;
+                        }
+                        Ok(_) => {}
+                    }
+                    self.unsupported(k, tk);
+                }
+            }
+            other if UNSUPPORTED_TOP_LEVEL.contains(&other) => self.unsupported(k, tk),
+            _ => self.unknown(k, tk),
+        }
+    }
+
+    /// `listen`/`http`: a port, or `host:port`.
+    fn listen(&mut self, tk: &Token) -> Option<(String, i64)> {
+        match &tk.value {
+            Value::Int(p) => Some((String::new(), *p)),
+            Value::Str(s) => {
+                let Some((host, port)) = split_host_port(s) else {
+                    self.err(
+                        tk,
+                        format!("could not parse address string {}", go_quote(s)),
+                    );
+                    return None;
+                };
+                let Some(port) = go_atoi(port) else {
+                    self.err(tk, format!("could not parse port {}", go_quote(port)));
+                    return None;
+                };
+                Some((host.to_string(), port))
+            }
+            v => {
+                let msg = format!("expected port or host:port, got {}", v.go_type());
+                self.err(tk, msg);
+                None
+            }
+        }
+    }
+
+    /// `ping_interval`/`write_deadline`: a duration string, or (deprecated) seconds.
+    /// `Some(None)` means "the default" (nats-server treats 0 so).
+    fn duration(&mut self, field: &str, tk: &Token) -> Option<Option<Duration>> {
+        let nanos = match &tk.value {
+            Value::Str(s) => match parse_go_duration(s) {
+                Ok(n) => n,
+                Err(e) => {
+                    self.err(tk, format!("error parsing {field}: {e}"));
+                    return None;
+                }
+            },
+            v => {
+                let msg = format!(
+                    "invalid use of field {}: {field} should be converted to a duration",
+                    go_quote(field)
+                );
+                self.warn(tk, field, WarningKind::Deprecated, msg);
+                match v {
+                    Value::Int(secs) => secs.saturating_mul(1_000_000_000),
+                    _ => {
+                        self.conv(tk, "int64");
+                        return None;
+                    }
+                }
+            }
+        };
+        if nanos < 0 {
+            self.err(
+                tk,
+                format!("error parsing {field}: negative durations are not supported"),
+            );
+            return None;
+        }
+        Some((nanos != 0).then(|| nanos_to_duration(nanos)))
+    }
+
+    // ----- authorization --------------------------------------------------------------
+
+    fn authorization(&mut self, tk: &Token) {
+        let Some(m) = self.map(tk) else { return };
+        let mut user = String::new();
+        let mut pass = String::new();
+        let mut token = String::new();
+        let mut timeout: f64 = 0.0;
+        let mut users: Option<Vec<User>> = None;
+        let mut default_perms: Option<Permissions> = None;
+        for (k, v) in m {
+            match k.to_ascii_lowercase().as_str() {
+                "user" | "username" => {
+                    if let Some(s) = self.str(v) {
+                        user = s.to_string();
+                    }
+                }
+                "pass" | "password" => {
+                    if let Some(s) = self.str(v) {
+                        pass = s.to_string();
+                    }
+                }
+                "token" => {
+                    if let Some(s) = self.str(v) {
+                        token = s.to_string();
+                    }
+                }
+                "timeout" => {
+                    // nats-server: seconds as an integer or a float; anything else means 1.
+                    timeout = match v.value {
+                        Value::Int(i) => i as f64,
+                        Value::Float(f) => f,
+                        _ => 1.0,
+                    };
+                }
+                "users" => {
+                    if let Some(u) = self.users(v) {
+                        users = Some(u);
+                    }
+                }
+                "default_permission" | "default_permissions" | "permissions" => {
+                    if let Some(p) = self.permissions(v) {
+                        default_perms = Some(p);
+                    }
+                }
+                _ => self.unknown(k, v),
+            }
+        }
+        if (!user.is_empty() || !pass.is_empty()) && !token.is_empty() {
+            self.err(tk, "Cannot have a user/pass and token");
+            return;
+        }
+        if users.is_some() {
+            if !user.is_empty() {
+                self.err(tk, "Can not have a single user/pass and a users array");
+                return;
+            }
+            if !token.is_empty() {
+                self.err(tk, "Can not have a token and a users array");
+                return;
+            }
+        }
+        let auth = &mut self.opts.authorization;
+        auth.user = (!user.is_empty()).then_some(user);
+        auth.password = (!pass.is_empty()).then_some(pass);
+        auth.token = (!token.is_empty()).then_some(token);
+        auth.timeout = if timeout > 0.0 {
+            Some(Duration::try_from_secs_f64(timeout).unwrap_or(Duration::MAX))
+        } else if timeout < 0.0 {
+            Some(Duration::ZERO)
+        } else {
+            None
+        };
+        if let Some(mut list) = users {
+            if let Some(p) = &default_perms {
+                for u in list.iter_mut().filter(|u| u.permissions.is_none()) {
+                    u.permissions = Some(p.clone());
+                }
+            }
+            auth.users.extend(list);
+        }
+        auth.default_permissions = default_perms;
+    }
+
+    fn users(&mut self, tk: &Token) -> Option<Vec<User>> {
+        let Value::Array(entries) = &tk.value else {
+            let msg = format!(
+                "Expected users field to be an array, got {}",
+                tk.value.go_display()
+            );
+            self.err(tk, msg);
+            return None;
+        };
+        let mut users = Vec::new();
+        for entry in entries {
+            let Value::Map(m) = &entry.value else {
+                let msg = format!(
+                    "Expected user entry to be a map/struct, got {}",
+                    entry.value.go_display()
+                );
+                self.err(entry, msg);
+                continue;
+            };
+            let mut user = User::default();
+            let mut nkey: Option<String> = None;
+            let mut last = entry;
+            for (k, v) in m {
+                last = v;
+                match k.to_ascii_lowercase().as_str() {
+                    "nkey" => {
+                        if let Some(s) = self.str(v) {
+                            nkey = Some(s.to_string());
+                        }
+                    }
+                    "user" | "username" => {
+                        if let Some(s) = self.str(v) {
+                            user.username = s.to_string();
+                        }
+                    }
+                    "pass" | "password" => {
+                        if let Some(s) = self.str(v) {
+                            user.password = s.to_string();
+                        }
+                    }
+                    "permission" | "permissions" | "authorization" => {
+                        if let Some(p) = self.permissions(v) {
+                            user.permissions = Some(p);
+                        }
+                    }
+                    "allowed_connection_types"
+                    | "allowed_connections_types"
+                    | "allowed_conn_types" => self.unsupported(k, v),
+                    _ => self.unknown(k, v),
+                }
+            }
+            match nkey {
+                None if user.username.is_empty() => {
+                    self.err(last, "User entry requires a user");
+                    return None;
+                }
+                None => users.push(user),
+                Some(key) => {
+                    if !is_public_user_nkey(&key) {
+                        self.err(last, "Not a valid public nkey for a user");
+                        return None;
+                    }
+                    if !user.username.is_empty() || !user.password.is_empty() {
+                        self.err(last, "Nkey users do not take usernames or passwords");
+                        return None;
+                    }
+                    self.warn(
+                        last,
+                        "nkey",
+                        WarningKind::Unsupported,
+                        format!("nkey user {key} is not supported by rnats yet and was ignored"),
+                    );
+                }
+            }
+        }
+        Some(users)
+    }
+
+    fn permissions(&mut self, tk: &Token) -> Option<Permissions> {
+        let Value::Map(m) = &tk.value else {
+            let msg = format!(
+                "Expected permissions to be a map/struct, got {}",
+                tk.value.go_display()
+            );
+            self.err(tk, msg);
+            return None;
+        };
+        let mut p = Permissions::default();
+        for (k, v) in m {
+            match k.to_ascii_lowercase().as_str() {
+                "pub" | "publish" | "import" => {
+                    if let Some(sp) = self.subject_permission(v) {
+                        p.publish = sp;
+                    }
+                }
+                "sub" | "subscribe" | "export" => {
+                    if let Some(sp) = self.subject_permission(v) {
+                        p.subscribe = sp;
+                    }
+                }
+                "publish_allow_responses" | "allow_responses" => {
+                    p.response = match v.value {
+                        Value::Bool(true) => Some(ResponsePermission::default()),
+                        Value::Bool(false) => None,
+                        _ => self.allow_responses(v),
+                    };
+                    if p.response.is_some() && p.publish.is_none() {
+                        // nats-server turns the blanket publish allow off (an empty, but
+                        // present, allow list): only reply subjects may be published to.
+                        p.publish = Some(SubjectPermission::default());
+                    }
+                }
+                _ => {
+                    if !v.used {
+                        self.err(
+                            v,
+                            format!("Unknown field {} parsing permissions", go_quote(k)),
+                        );
+                    }
+                }
+            }
+        }
+        Some(p)
+    }
+
+    /// `publish: "a"` | `publish: ["a", "b"]` | `publish: { allow: ..., deny: ... }`.
+    /// `Some(None)`: an empty map (no permission set); `None`: an error was recorded.
+    fn subject_permission(&mut self, tk: &Token) -> Option<Option<SubjectPermission>> {
+        match &tk.value {
+            Value::Map(m) => {
+                if m.is_empty() {
+                    return Some(None);
+                }
+                let mut sp = SubjectPermission::default();
+                let mut ok = true;
+                for (k, v) in m {
+                    match k.to_ascii_lowercase().as_str() {
+                        "allow" => match self.subjects(v, true) {
+                            Some(s) => sp.allow = s,
+                            None => ok = false,
+                        },
+                        "deny" => match self.subjects(v, true) {
+                            Some(s) => sp.deny = s,
+                            None => ok = false,
+                        },
+                        _ => {
+                            if !v.used {
+                                self.err(
+                                    v,
+                                    format!(
+                                        "Unknown field name {} parsing subject permissions, only 'allow' or 'deny' are permitted",
+                                        go_quote(k)
+                                    ),
+                                );
+                            }
+                        }
+                    }
+                }
+                ok.then_some(Some(sp))
+            }
+            _ => self.subjects(tk, false).map(|allow| {
+                Some(SubjectPermission {
+                    allow,
+                    deny: Vec::new(),
+                })
+            }),
+        }
+    }
+
+    /// A subject or a list of subjects. nats-server reports some of these errors without
+    /// a position (`positioned == false`).
+    fn subjects(&mut self, tk: &Token, positioned: bool) -> Option<Vec<String>> {
+        let subjects = match &tk.value {
+            Value::Str(s) => vec![s.clone()],
+            Value::Array(a) => {
+                let mut out = Vec::with_capacity(a.len());
+                for e in a {
+                    match &e.value {
+                        Value::Str(s) => out.push(s.clone()),
+                        _ => {
+                            self.err(e, "Subject in permissions array cannot be cast to string");
+                            return None;
+                        }
+                    }
+                }
+                out
+            }
+            v => {
+                let msg = format!(
+                    "Expected subject permissions to be a subject, or array of subjects, got {}",
+                    v.go_type()
+                );
+                if positioned {
+                    self.err(tk, msg);
+                } else {
+                    self.err_plain(tk, msg);
+                }
+                return None;
+            }
+        };
+        if let Err(msg) = check_perm_subjects(&subjects) {
+            if positioned {
+                self.err(tk, msg);
+            } else {
+                self.err_plain(tk, msg);
+            }
+            return None;
+        }
+        Some(subjects)
+    }
+
+    fn allow_responses(&mut self, tk: &Token) -> Option<ResponsePermission> {
+        let Value::Map(m) = &tk.value else {
+            self.err(
+                tk,
+                "error parsing response permissions, expected a boolean or a map",
+            );
+            return None;
+        };
+        let mut rp = ResponsePermission::default();
+        for (k, v) in m {
+            match k.to_ascii_lowercase().as_str() {
+                "max" | "max_msgs" | "max_messages" | "max_responses" => {
+                    if let Some(n) = self.int(v) {
+                        // Negative: no limit; 0: the default.
+                        if n < 0 {
+                            rp.max_msgs = usize::MAX;
+                        } else if n > 0 {
+                            rp.max_msgs = usize::try_from(n).unwrap_or(usize::MAX);
+                        }
+                    }
+                }
+                "expires" | "expiration" | "ttl" => {
+                    let Value::Str(s) = &v.value else {
+                        self.err(v, "error parsing expires, not a duration string");
+                        return None;
+                    };
+                    match parse_go_duration(s) {
+                        Ok(n) if n < 0 => rp.expires = Duration::ZERO,
+                        Ok(0) => {}
+                        Ok(n) => rp.expires = nanos_to_duration(n),
+                        Err(e) => {
+                            self.err(v, format!("error parsing expires: {e}"));
+                            return None;
+                        }
+                    }
+                }
+                _ => {
+                    if !v.used {
+                        self.err(
+                            v,
+                            format!("Unknown field {} parsing permissions", go_quote(k)),
+                        );
+                    }
+                }
+            }
+        }
+        Some(rp)
+    }
+
+    // ----- jetstream ------------------------------------------------------------------
+
+    fn jetstream(&mut self, tk: &Token) {
+        match &tk.value {
+            Value::Bool(b) => self.opts.jetstream = *b,
+            Value::Str(s) => match s.to_ascii_lowercase().as_str() {
+                "enabled" | "enable" => self.opts.jetstream = true,
+                "disabled" | "disable" => self.opts.jetstream = false,
+                _ => self.err(
+                    tk,
+                    format!("Expected 'enabled' or 'disabled' for string value, got '{s}'"),
+                ),
+            },
+            Value::Map(m) => {
+                let mut enable = true;
+                for (k, v) in m {
+                    match k.to_ascii_lowercase().as_str() {
+                        "store" | "store_dir" | "storedir" => {
+                            if let Some(s) = self.str(v) {
+                                if self.store_dir_set {
+                                    self.err(v, "Duplicate 'store_dir' configuration");
+                                    return;
+                                }
+                                self.store_dir_set = true;
+                                self.opts.store_dir = Some(s.to_string());
+                            }
+                        }
+                        "max_memory_store" | "max_mem_store" | "max_mem" => {
+                            if let Some(n) = self.int(v) {
+                                self.opts.jetstream_max_memory = Some(n);
+                            }
+                        }
+                        "max_file_store" | "max_file" => {
+                            if let Some(n) = self.int(v) {
+                                self.opts.jetstream_max_store = Some(n);
+                            }
+                        }
+                        "enable" | "enabled" => {
+                            if let Some(b) = self.bool(v) {
+                                enable = b;
+                            }
+                        }
+                        "domain" | "key" | "ek" | "encryption_key" | "cipher" | "unique_tag" => {
+                            if self.str(v).is_some() {
+                                self.unsupported(k, v);
+                            }
+                        }
+                        "max_outstanding_catchup" => {
+                            if self.int(v).is_some() {
+                                self.unsupported(k, v);
+                            }
+                        }
+                        "limits" => {
+                            if matches!(v.value, Value::Map(_)) {
+                                self.unsupported(k, v);
+                            } else {
+                                let msg = format!(
+                                    "Expected a map to define JetStreamLimits, got {}",
+                                    v.value.go_type()
+                                );
+                                self.err(v, msg);
+                            }
+                        }
+                        _ => self.unknown(k, v),
+                    }
+                }
+                self.opts.jetstream = enable;
+            }
+            v => {
+                let msg = format!(
+                    "Expected map, bool or string to define JetStream, got {}",
+                    v.go_type()
+                );
+                self.err(tk, msg);
+            }
+        }
+    }
+}
+
+/// A public user nkey: 56 base32 characters starting with `U`.
+fn is_public_user_nkey(key: &str) -> bool {
+    key.len() == 56
+        && key.starts_with('U')
+        && key
+            .bytes()
+            .all(|b| b.is_ascii_uppercase() || (b'2'..=b'7').contains(&b))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn subjects_like_nats_server() {
+        assert!(is_valid_subject("foo.bar"));
+        assert!(is_valid_subject("foo.*.>"));
+        assert!(is_valid_subject("a*b.c"));
+        assert!(!is_valid_subject(""));
+        assert!(!is_valid_subject("a..b"));
+        assert!(!is_valid_subject("a.>.b"));
+        assert!(!is_valid_subject("a b"));
+        assert!(check_perm_subjects(&["foo.* queue".to_string()]).is_ok());
+        assert_eq!(
+            check_perm_subjects(&["a q r".to_string()]),
+            Err("subject \"a q r\" is not a valid subject".to_string())
+        );
+        assert_eq!(
+            check_perm_subjects(&["a..b q".to_string()]),
+            Err("subject \"a..b\" is not a valid subject".to_string())
+        );
+    }
+
+    #[test]
+    fn host_port_like_go() {
+        assert_eq!(
+            split_host_port("127.0.0.1:4222"),
+            Some(("127.0.0.1", "4222"))
+        );
+        assert_eq!(split_host_port(":4222"), Some(("", "4222")));
+        assert_eq!(split_host_port("[::1]:4222"), Some(("::1", "4222")));
+        assert_eq!(split_host_port("localhost:"), Some(("localhost", "")));
+        assert_eq!(split_host_port("127.0.0.1"), None);
+        assert_eq!(split_host_port("::1:4222"), None);
+        assert_eq!(go_atoi("+5"), Some(5));
+        assert_eq!(go_atoi("-1"), Some(-1));
+        assert_eq!(go_atoi(""), None);
+        assert_eq!(go_atoi("4x"), None);
+    }
+
+    #[test]
+    fn quotes_like_go() {
+        assert_eq!(go_quote("a\"b\\c\n"), "\"a\\\"b\\\\c\\n\"");
+        assert_eq!(go_quote("\u{1}"), "\"\\x01\"");
+    }
+}
