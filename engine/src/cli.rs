@@ -967,7 +967,7 @@ mod tests {
         let src = Mem::with(&[(
             "a.conf",
             "port: 1111\ndebug: false\ntrace: true\nlogtime: true\nserver_name: from_file\n\
-             authorization { user: fu, password: fp }\nhttp_port: 8222\nfoo: 1",
+             authorization { user: fu, password: fp }\nhttp_port: 8222",
         )]);
         let o = match parse_with("-c a.conf", &src) {
             Ok(CliAction::Run(o)) => o,
@@ -1000,13 +1000,18 @@ mod tests {
             other => panic!("{other:?}"),
         };
         assert!(!o.debug && !o.trace);
-        // Warnings come back with parse_command_line.
-        let cli = parse_command_line(&args("-c a.conf"), &src).unwrap();
+        // Unknown keys fail, as in nats-server.
+        let bad = Mem::with(&[("b.conf", "port: 1111\nfoo: 1")]);
+        match parse_with("-c b.conf", &bad) {
+            Err(CliError::Config(e)) => {
+                assert_eq!(e.to_string(), "b.conf:2:1: unknown field \"foo\"")
+            }
+            other => panic!("{other:?}"),
+        }
+        // Warnings (unsupported blocks) come back with parse_command_line.
+        let warn = Mem::with(&[("c.conf", "port: 1111\ncluster { name: c1 }")]);
+        let cli = parse_command_line(&args("-c c.conf"), &warn).unwrap();
         assert_eq!(cli.config_warnings.len(), 1);
-        assert_eq!(
-            cli.config_warnings[0].to_string(),
-            "a.conf:8:1: unknown field \"foo\""
-        );
     }
 
     #[test]

@@ -87,8 +87,9 @@ pub struct Options {
     pub jetstream_max_memory: Option<i64>,
     /// JetStream file storage limit in bytes (`jetstream { max_file }`); `None` = dynamic.
     pub jetstream_max_store: Option<i64>,
-    /// Treat unknown config keys as errors, as nats-server does (set it before loading the
-    /// config file; by default they are only warnings).
+    /// Treat unknown config keys as errors, as nats-server does (the default). When false
+    /// they are only warnings. Blocks and keys nats-server knows but rnats does not
+    /// implement yet are warnings either way.
     pub strict: bool,
     /// Disable the sublist result caches.
     pub no_sublist_cache: bool,
@@ -125,7 +126,7 @@ impl Default for Options {
             store_dir: None,
             jetstream_max_memory: None,
             jetstream_max_store: None,
-            strict: false,
+            strict: true,
             no_sublist_cache: false,
             config_file: None,
         }

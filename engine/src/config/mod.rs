@@ -23,8 +23,9 @@
 //!
 //! # Differences from nats-server
 //!
-//! * Unknown keys are [warnings](WarningKind::UnknownField) unless [`Options::strict`] is
-//!   set before loading; nats-server 2.9.10 rejects them (`unknown field "foo"`).
+//! * Unknown keys are errors, as in nats-server 2.9.10 (`unknown field "foo"`), unless
+//!   [`Options::strict`] is cleared before loading: then they are
+//!   [warnings](WarningKind::UnknownField).
 //! * Keys nats-server knows but rnats does not implement (cluster, gateway, leafnodes,
 //!   tls, accounts, websocket, mqtt, ...) are accepted unchecked and reported as
 //!   [`WarningKind::Unsupported`] warnings.

@@ -43,14 +43,29 @@ impl ConfigSource for Mem {
     }
 }
 
+/// Loads with unknown keys as warnings, so tests can carry scratch keys; tests of the
+/// strict default use `strict_err`.
 fn load_with(src: &Mem, path: &str) -> Result<(Options, Vec<ConfigWarning>), ConfigError> {
-    let mut opts = Options::default();
+    let mut opts = Options {
+        strict: false,
+        ..Options::default()
+    };
     let w = load(&mut opts, path, src)?;
     Ok((opts, w))
 }
 
 fn try_text(text: &str) -> Result<(Options, Vec<ConfigWarning>), ConfigError> {
     load_with(&Mem::new().file("test.conf", text), "test.conf")
+}
+
+/// Like [`try_text`] with unknown keys as warnings (`strict` cleared).
+fn try_text_lenient(text: &str) -> Result<(Options, Vec<ConfigWarning>), ConfigError> {
+    let mut opts = Options {
+        strict: false,
+        ..Options::default()
+    };
+    let w = load(&mut opts, "test.conf", &Mem::new().file("test.conf", text))?;
+    Ok((opts, w))
 }
 
 #[track_caller]
@@ -1208,9 +1223,10 @@ fn jetstream() {
 }
 
 #[test]
-fn unknown_keys_are_warnings_unless_strict() {
+fn unknown_keys_are_errors_unless_lenient() {
     let (o, w) =
-        try_text("port: 4333\nfoo: bar\nauthorization { user: a, password: b, baz: 1 }").unwrap();
+        try_text_lenient("port: 4333\nfoo: bar\nauthorization { user: a, password: b, baz: 1 }")
+            .unwrap();
     assert_eq!(o.port, Some(4333));
     assert_eq!(w.len(), 2);
     assert_eq!(w[0].kind, WarningKind::UnknownField);
