@@ -1,7 +1,7 @@
 //! Authentication (token, user/password, users list, bcrypt hashes) and the permissions a
 //! successful login grants.
 
-use crate::options::{Authorization, Permissions, ResponsePermission, SubjectPermission};
+use crate::options::{Options, Permissions, ResponsePermission, SubjectPermission};
 use crate::prelude::*;
 use crate::server::connect::ConnectOptions;
 use crate::subject;
@@ -15,6 +15,26 @@ pub struct Grant {
     pub user: Option<String>,
     /// What the user may publish and subscribe to; `None` allows everything.
     pub permissions: Option<Arc<ResolvedPermissions>>,
+    /// The account the user belongs to; `None` is the global account.
+    pub account: Option<String>,
+}
+
+/// A configured user, ready for checking.
+#[derive(Debug, Clone)]
+struct UserEntry {
+    password: String,
+    permissions: Option<Arc<ResolvedPermissions>>,
+    account: Option<String>,
+}
+
+impl UserEntry {
+    fn grant(&self, name: &str) -> Grant {
+        Grant {
+            user: Some(name.to_string()),
+            permissions: self.permissions.clone(),
+            account: self.account.clone(),
+        }
+    }
 }
 
 /// Checks CONNECT credentials against the configured authorization.
@@ -23,26 +43,33 @@ pub struct Authenticator {
     token: Option<String>,
     single_user: Option<(String, String)>,
     default_permissions: Option<Arc<ResolvedPermissions>>,
-    users: HashMap<String, (String, Option<Arc<ResolvedPermissions>>)>,
+    users: HashMap<String, UserEntry>,
     no_auth_user: Option<String>,
 }
 
 impl Authenticator {
-    /// Build from the configured authorization.
-    pub fn new(auth: &Authorization) -> Self {
-        let default_permissions = auth
-            .default_permissions
-            .as_ref()
-            .map(|p| Arc::new(ResolvedPermissions::new(p)));
+    /// Build from the configured authorization and the users of configured accounts.
+    pub fn new(options: &Options) -> Self {
+        let auth = &options.authorization;
+        let resolve =
+            |p: &Option<Permissions>| p.as_ref().map(|p| Arc::new(ResolvedPermissions::new(p)));
+        let default_permissions = resolve(&auth.default_permissions);
+        let account_users = options
+            .accounts
+            .iter()
+            .flat_map(|a| a.users.iter().map(move |u| (u, Some(a.name.clone()))));
         let users = auth
             .users
             .iter()
-            .map(|u| {
-                let perms = u
-                    .permissions
-                    .as_ref()
-                    .map(|p| Arc::new(ResolvedPermissions::new(p)));
-                (u.username.clone(), (u.password.clone(), perms))
+            .map(|u| (u, u.account.clone()))
+            .chain(account_users)
+            .map(|(u, account)| {
+                let entry = UserEntry {
+                    password: u.password.clone(),
+                    permissions: resolve(&u.permissions),
+                    account,
+                };
+                (u.username.clone(), entry)
             })
             .collect();
         Authenticator {
@@ -72,17 +99,14 @@ impl Authenticator {
             return password_matches(token, given).then(|| Grant {
                 user: None,
                 permissions: self.default_permissions.clone(),
+                account: None,
             });
         }
         let no_credentials =
             connect.user.is_none() && connect.pass.is_none() && connect.auth_token.is_none();
         if no_credentials {
             let user = self.no_auth_user.as_ref()?;
-            let (_, perms) = self.users.get(user)?;
-            return Some(Grant {
-                user: Some(user.clone()),
-                permissions: perms.clone(),
-            });
+            return self.users.get(user).map(|entry| entry.grant(user));
         }
         let user = connect.user.as_deref()?;
         let pass = connect.pass.as_deref().unwrap_or("");
@@ -90,13 +114,11 @@ impl Authenticator {
             return (name == user && password_matches(password, pass)).then(|| Grant {
                 user: Some(name.clone()),
                 permissions: self.default_permissions.clone(),
+                account: None,
             });
         }
-        let (password, perms) = self.users.get(user)?;
-        password_matches(password, pass).then(|| Grant {
-            user: Some(user.to_string()),
-            permissions: perms.clone(),
-        })
+        let entry = self.users.get(user)?;
+        password_matches(&entry.password, pass).then(|| entry.grant(user))
     }
 }
 
@@ -223,7 +245,39 @@ impl ResolvedPermissions {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::options::User;
+    use crate::options::{AccountOptions, Authorization, User};
+
+    fn with_auth(authorization: Authorization) -> Options {
+        Options {
+            authorization,
+            ..Options::default()
+        }
+    }
+
+    #[test]
+    fn account_users_log_into_their_account() {
+        let opts = Options {
+            accounts: vec![AccountOptions {
+                name: "A".into(),
+                users: vec![User {
+                    username: "a".into(),
+                    password: "pa".into(),
+                    account: Some("A".into()),
+                    ..User::default()
+                }],
+            }],
+            ..Options::default()
+        };
+        let auth = Authenticator::new(&opts);
+        assert!(auth.is_required());
+        let g = auth
+            .authenticate(&connect(Some("a"), Some("pa"), None))
+            .unwrap();
+        assert_eq!(g.account.as_deref(), Some("A"));
+        assert!(auth
+            .authenticate(&connect(Some("a"), Some("x"), None))
+            .is_none());
+    }
 
     fn connect(user: Option<&str>, pass: Option<&str>, token: Option<&str>) -> ConnectOptions {
         ConnectOptions {
@@ -236,10 +290,10 @@ mod tests {
 
     #[test]
     fn token_user_and_users_list() {
-        let auth = Authenticator::new(&Authorization {
+        let auth = Authenticator::new(&with_auth(Authorization {
             token: Some("s3cr3t".into()),
             ..Default::default()
-        });
+        }));
         assert!(auth
             .authenticate(&connect(None, None, Some("s3cr3t")))
             .is_some());
@@ -248,11 +302,11 @@ mod tests {
             .is_none());
         assert!(auth.authenticate(&connect(None, None, None)).is_none());
 
-        let auth = Authenticator::new(&Authorization {
+        let auth = Authenticator::new(&with_auth(Authorization {
             user: Some("derek".into()),
             password: Some("pw".into()),
             ..Default::default()
-        });
+        }));
         assert!(auth
             .authenticate(&connect(Some("derek"), Some("pw"), None))
             .is_some());
@@ -262,15 +316,15 @@ mod tests {
 
         let hash = bcrypt::hash("password", 4).unwrap();
         assert!(hash.starts_with("$2"));
-        let auth = Authenticator::new(&Authorization {
+        let auth = Authenticator::new(&with_auth(Authorization {
             users: vec![User {
                 username: "a".into(),
                 password: hash,
-                permissions: None,
+                ..User::default()
             }],
             no_auth_user: Some("a".into()),
             ..Default::default()
-        });
+        }));
         let g = auth
             .authenticate(&connect(Some("a"), Some("password"), None))
             .unwrap();

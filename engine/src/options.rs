@@ -22,6 +22,10 @@ pub const DEFAULT_AUTH_TIMEOUT: Duration = Duration::from_secs(2);
 pub const DEFAULT_PING_INTERVAL: Duration = Duration::from_secs(120);
 /// Default number of unanswered pings before `Stale Connection`.
 pub const DEFAULT_PING_MAX: u32 = 2;
+/// Default lame duck duration: 2 min.
+pub const DEFAULT_LAME_DUCK_DURATION: Duration = Duration::from_secs(120);
+/// Default lame duck grace period: 10 s.
+pub const DEFAULT_LAME_DUCK_GRACE_PERIOD: Duration = Duration::from_secs(10);
 /// Default write deadline: 10 s.
 pub const DEFAULT_WRITE_DEADLINE: Duration = Duration::from_secs(10);
 
@@ -93,6 +97,12 @@ pub struct Options {
     pub strict: bool,
     /// Disable the sublist result caches.
     pub no_sublist_cache: bool,
+    /// Accounts defined in the config file (besides the global account `$G`).
+    pub accounts: Vec<AccountOptions>,
+    /// Lame duck mode: time over which clients are closed.
+    pub lame_duck_duration: Duration,
+    /// Lame duck mode: wait before the first client is closed.
+    pub lame_duck_grace_period: Duration,
     /// Path of the config file these options came from, if any.
     pub config_file: Option<String>,
 }
@@ -128,6 +138,9 @@ impl Default for Options {
             jetstream_max_store: None,
             strict: true,
             no_sublist_cache: false,
+            accounts: Vec::new(),
+            lame_duck_duration: DEFAULT_LAME_DUCK_DURATION,
+            lame_duck_grace_period: DEFAULT_LAME_DUCK_GRACE_PERIOD,
             config_file: None,
         }
     }
@@ -173,6 +186,17 @@ pub struct User {
     pub password: String,
     /// This user's permissions; `None` allows everything.
     pub permissions: Option<Permissions>,
+    /// The account the user belongs to; `None` is the global account `$G`.
+    pub account: Option<String>,
+}
+
+/// One entry of `accounts { NAME: { users: [...] } }`: a separate subject namespace.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct AccountOptions {
+    /// Account name.
+    pub name: String,
+    /// Users who log into this account (their `account` is set to `name`).
+    pub users: Vec<User>,
 }
 
 /// Publish/subscribe permissions of a user.

@@ -2,7 +2,9 @@
 //! virtual time. No sockets, no runtime, no clock.
 
 use bytes::{Bytes, BytesMut};
-use rnats_engine::options::{Authorization, Options, Permissions, SubjectPermission, User};
+use rnats_engine::options::{
+    AccountOptions, Authorization, Options, Permissions, SubjectPermission, User,
+};
 use rnats_engine::server::{CloseReason, Connection, PeerAddr, Server, WriteEvent};
 use rnats_engine::time::Instant;
 use std::collections::VecDeque;
@@ -354,6 +356,7 @@ fn permissions_deny_with_exact_texts_and_keep_the_connection() {
                 username: "u".into(),
                 password: "p".into(),
                 permissions: Some(perms),
+                ..User::default()
             }],
             ..Authorization::default()
         },
@@ -505,4 +508,109 @@ fn large_payloads_are_shared_not_copied_and_arrive_intact() {
         assert_eq!(&got[head.len()..head.len() + payload.len()], &payload[..]);
         assert_eq!(&got[head.len() + payload.len()..], b"\r\n");
     }
+}
+
+fn account_user(name: &str, account: &str) -> User {
+    User {
+        username: name.into(),
+        password: name.into(),
+        account: Some(account.into()),
+        ..User::default()
+    }
+}
+
+#[test]
+fn accounts_are_separate_subject_spaces() {
+    let opts = Options {
+        accounts: vec![
+            AccountOptions {
+                name: "A".into(),
+                users: vec![account_user("a1", "A"), account_user("a2", "A")],
+            },
+            AccountOptions {
+                name: "B".into(),
+                users: vec![account_user("b", "B")],
+            },
+        ],
+        ..Options::default()
+    };
+    let s = server(opts);
+    let login = |u: &str| {
+        Client::ready(
+            &s,
+            at(0),
+            &format!("CONNECT {{\"verbose\":false,\"user\":\"{u}\",\"pass\":\"{u}\"}}\r\n"),
+        )
+    };
+    let (mut a1, mut a2, mut b) = (login("a1"), login("a2"), login("b"));
+    a1.send(b"SUB x 1\r\n", at(1));
+    b.send(b"SUB x 1\r\n", at(1));
+    a2.send(b"PUB x 2\r\nhi\r\n", at(2));
+    assert_eq!(a1.recv_str(), "MSG x 1 2\r\nhi\r\n");
+    assert_eq!(b.recv_str(), "");
+    assert_eq!(s.num_subscriptions(), 2);
+}
+
+#[test]
+fn reload_revokes_credentials_and_applies_new_limits() {
+    let token = |t: &str| Options {
+        authorization: Authorization {
+            token: Some(t.into()),
+            ..Authorization::default()
+        },
+        ..Options::default()
+    };
+    let s = server(token("old"));
+    let mut c = Client::ready(
+        &s,
+        at(0),
+        "CONNECT {\"verbose\":false,\"auth_token\":\"old\"}\r\n",
+    );
+    let mut keep = Client::ready(
+        &s,
+        at(0),
+        "CONNECT {\"verbose\":false,\"auth_token\":\"old\"}\r\n",
+    );
+    let kept = s.reload(Options {
+        max_payload: 8,
+        authorization: Authorization {
+            users: vec![User {
+                username: "u".into(),
+                password: "p".into(),
+                ..User::default()
+            }],
+            token: None,
+            ..Authorization::default()
+        },
+        ..Options::default()
+    });
+    assert!(kept.is_empty(), "{kept:?}");
+    assert_eq!(c.recv_str(), "-ERR 'Authorization Violation'\r\n");
+    assert!(c.closed.is_some());
+    assert_eq!(keep.recv_str(), "-ERR 'Authorization Violation'\r\n");
+    let mut u = Client::ready(
+        &s,
+        at(1),
+        "CONNECT {\"verbose\":false,\"user\":\"u\",\"pass\":\"p\"}\r\n",
+    );
+    u.send(b"PUB a 9\r\n", at(2));
+    assert_eq!(u.recv_str(), "-ERR 'Maximum Payload Violation'\r\n");
+}
+
+#[test]
+fn lame_duck_tells_protocol_one_clients() {
+    let s = server(Options::default());
+    let mut new_style = Client::ready(&s, at(0), "CONNECT {\"verbose\":false,\"protocol\":1}\r\n");
+    let mut old_style = Client::ready(&s, at(0), "CONNECT {\"verbose\":false}\r\n");
+    s.enter_lame_duck();
+    let info = new_style.recv_str();
+    assert!(
+        info.starts_with("INFO {") && info.contains("\"ldm\":true"),
+        "{info}"
+    );
+    assert_eq!(old_style.recv_str(), "");
+    let plan = rnats_engine::server::lame_duck_schedule(&s.options(), 4);
+    assert_eq!(plan.grace, Duration::from_secs(10));
+    assert_eq!(plan.batch, 1);
+    assert_eq!(plan.interval, Duration::from_secs(110) / 4);
 }

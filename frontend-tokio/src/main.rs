@@ -4,13 +4,14 @@
 mod client;
 mod monitor;
 
-use rnats_engine::server::{CloseReason, Server};
+use rnats_engine::server::{lame_duck_schedule, CloseReason, Server};
 use rnats_host::logger::Logger;
 use rnats_host::startup::{self, Start};
 use rnats_host::{clock, seed};
 use std::net::SocketAddr;
 use std::process::ExitCode;
 use std::sync::Arc;
+use std::time::Duration;
 use tokio::net::TcpListener;
 use tokio::signal::unix::{signal, SignalKind};
 
@@ -60,29 +61,42 @@ fn main() -> ExitCode {
                 }
             }
         }
-        if let Err(e) = startup::write_pid_file(server.options()) {
+        if let Err(e) = startup::write_pid_file(&server.options()) {
             log.fatal(&format!("Could not write pidfile: {e}"));
             return ExitCode::from(1);
         }
         startup::log_ready(&log, &server.options().host, bound);
-        serve(server.clone(), listener, log.clone()).await;
+        let code = serve(server.clone(), listener, log.clone()).await;
         log.info("Server Exiting..");
-        startup::remove_pid_file(server.options());
-        ExitCode::SUCCESS
+        startup::remove_pid_file(&server.options());
+        code
     })
 }
 
-/// Accept clients until SIGINT or SIGTERM, then close every connection.
-async fn serve(server: Arc<Server>, listener: TcpListener, log: Arc<Logger>) {
-    let (Ok(mut sigint), Ok(mut sigterm)) = (
+/// Why the accept loop ended.
+enum Stop {
+    /// SIGINT: exit 0.
+    Interrupt,
+    /// SIGTERM: exit 1, as nats-server does.
+    Terminate,
+    /// SIGUSR2: lame duck mode, then exit 0.
+    LameDuck,
+}
+
+/// Accept clients until a signal says stop; reload on SIGHUP. Returns the exit code.
+async fn serve(server: Arc<Server>, listener: TcpListener, log: Arc<Logger>) -> ExitCode {
+    let signals = (
         signal(SignalKind::interrupt()),
         signal(SignalKind::terminate()),
-    ) else {
+        signal(SignalKind::hangup()),
+        signal(SignalKind::user_defined2()),
+    );
+    let (Ok(mut sigint), Ok(mut sigterm), Ok(mut sighup), Ok(mut sigusr2)) = signals else {
         log.fatal("cannot install signal handlers");
-        return;
+        return ExitCode::from(1);
     };
     let tasks = tokio_util_tracker::Tracker::default();
-    loop {
+    let stop = loop {
         tokio::select! {
             accepted = listener.accept() => match accepted {
                 Ok((stream, peer)) => {
@@ -90,16 +104,56 @@ async fn serve(server: Arc<Server>, listener: TcpListener, log: Arc<Logger>) {
                 }
                 Err(e) => {
                     log.error(&format!("Error accepting client connection: {e}"));
-                    tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+                    tokio::time::sleep(Duration::from_millis(10)).await;
                 }
             },
-            _ = sigint.recv() => { log.info("Trapped \"interrupt\" signal"); break; }
-            _ = sigterm.recv() => { log.info("Trapped \"terminated\" signal"); break; }
+            _ = sigint.recv() => { log.info("Trapped \"interrupt\" signal"); break Stop::Interrupt; }
+            _ = sigterm.recv() => { log.info("Trapped \"terminated\" signal"); break Stop::Terminate; }
+            _ = sighup.recv() => startup::reload(&log, &server),
+            _ = sigusr2.recv() => break Stop::LameDuck,
         }
-    }
+    };
     drop(listener);
+    if let Stop::LameDuck = stop {
+        lame_duck(&server, &log, &mut sigint, &mut sigterm).await;
+    }
+    log.info("Initiating Shutdown...");
     server.close_all(CloseReason::ServerShutdown);
-    tasks.wait(std::time::Duration::from_secs(5)).await;
+    tasks.wait(Duration::from_secs(5)).await;
+    match stop {
+        Stop::Terminate => ExitCode::from(1),
+        Stop::Interrupt | Stop::LameDuck => ExitCode::SUCCESS,
+    }
+}
+
+/// Lame duck mode: tell clients, wait the grace period, then close them spread over
+/// `lame_duck_duration` (a second SIGINT/SIGTERM cuts it short).
+async fn lame_duck(
+    server: &Server,
+    log: &Logger,
+    sigint: &mut tokio::signal::unix::Signal,
+    sigterm: &mut tokio::signal::unix::Signal,
+) {
+    log.info("Entering lame duck mode, stop accepting new clients");
+    server.enter_lame_duck();
+    let clients = server.connections();
+    let plan = lame_duck_schedule(&server.options(), clients.len());
+    let closing = async {
+        tokio::time::sleep(plan.grace).await;
+        for (i, batch) in clients.chunks(plan.batch).enumerate() {
+            if i > 0 {
+                tokio::time::sleep(plan.interval).await;
+            }
+            for conn in batch {
+                conn.close(CloseReason::ServerShutdown);
+            }
+        }
+    };
+    tokio::select! {
+        () = closing => {}
+        _ = sigint.recv() => {}
+        _ = sigterm.recv() => {}
+    }
 }
 
 /// Peer address as the engine wants it.

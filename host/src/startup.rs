@@ -155,3 +155,28 @@ pub fn remove_pid_file(opts: &Options) {
         let _ = std::fs::remove_file(path);
     }
 }
+
+/// Read the command line and config file again (SIGHUP), for [`Server::reload`].
+pub fn reload_options() -> Result<Options, String> {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    match cli::parse_args(&args, &StdConfigSource) {
+        Ok(CliAction::Run(opts)) => Ok(opts),
+        Ok(_) => Err("the command line no longer starts a server".to_string()),
+        Err(e) => Err(e.to_string()),
+    }
+}
+
+/// Reload the configuration and log the outcome as nats-server does.
+pub fn reload(log: &Logger, server: &Server) {
+    match reload_options() {
+        Ok(opts) => {
+            for what in server.reload(opts) {
+                log.warn(&format!(
+                    "Config reload: {what} cannot change while running; kept"
+                ));
+            }
+            log.info("Reloaded server configuration");
+        }
+        Err(e) => log.error(&format!("Failed to reload server configuration: {e}")),
+    }
+}

@@ -5,17 +5,18 @@ use super::duration::{go_duration_string, parse_go_duration};
 use super::parse::{Map, Token, Value};
 use super::{ConfigError, ConfigErrorKind, ConfigWarning, WarningKind};
 use crate::options::{
-    Options, Permissions, ResponsePermission, SubjectPermission, User, DEFAULT_MAX_CONNECTIONS,
-    DEFAULT_MAX_CONTROL_LINE, DEFAULT_MAX_PAYLOAD, DEFAULT_MAX_PENDING, DEFAULT_PING_INTERVAL,
-    DEFAULT_PING_MAX, DEFAULT_PORT, DEFAULT_WRITE_DEADLINE,
+    AccountOptions, Options, Permissions, ResponsePermission, SubjectPermission, User,
+    DEFAULT_LAME_DUCK_GRACE_PERIOD, DEFAULT_MAX_CONNECTIONS, DEFAULT_MAX_CONTROL_LINE,
+    DEFAULT_MAX_PAYLOAD, DEFAULT_MAX_PENDING, DEFAULT_PING_INTERVAL, DEFAULT_PING_MAX,
+    DEFAULT_PORT, DEFAULT_WRITE_DEADLINE,
 };
 use crate::prelude::*;
+use alloc::collections::BTreeSet;
 use core::time::Duration;
 
 /// Top-level keys nats-server 2.9.10 knows but rnats does not implement (yet): accepted,
 /// not checked, reported as [`WarningKind::Unsupported`].
 pub(crate) const UNSUPPORTED_TOP_LEVEL: &[&str] = &[
-    "accounts",
     "allow_non_tls",
     "client_advertise",
     "cluster",
@@ -25,8 +26,6 @@ pub(crate) const UNSUPPORTED_TOP_LEVEL: &[&str] = &[
     "http_base_path",
     "https",
     "https_port",
-    "lame_duck_duration",
-    "lame_duck_grace_period",
     "leaf",
     "leafnodes",
     "mappings",
@@ -78,7 +77,13 @@ pub(crate) struct Applier<'o> {
     strict: bool,
     http_host_set: bool,
     store_dir_set: bool,
+    /// Public keys of the nkey users seen so far (rnats ignores them, but nats-server
+    /// checks them for duplicates together with the user names).
+    nkeys: Vec<String>,
 }
+
+/// The name of the global account; nats-server refuses it in `accounts`.
+const GLOBAL_ACCOUNT: &str = "$G";
 
 /// Go's `strconv.Quote`, for the `%q` verbs in nats-server's messages.
 pub(crate) fn go_quote(s: &str) -> String {
@@ -222,6 +227,7 @@ impl<'o> Applier<'o> {
             strict,
             http_host_set: false,
             store_dir_set: false,
+            nkeys: Vec::new(),
         }
     }
 
@@ -531,7 +537,6 @@ impl<'o> Applier<'o> {
                     match parse_go_duration(s) {
                         Err(e) => {
                             self.err(tk, format!("error parsing lame_duck_duration: {e}"));
-                            return;
                         }
                         Ok(n) if n < 30_000_000_000 => {
                             self.err(
@@ -541,11 +546,9 @@ impl<'o> Applier<'o> {
                                     go_duration_string(n)
                                 ),
                             );
-                            return;
                         }
-                        Ok(_) => {}
+                        Ok(n) => self.opts.lame_duck_duration = nanos_to_duration(n),
                     }
-                    self.unsupported(k, tk);
                 }
             }
             "lame_duck_grace_period" => {
@@ -553,17 +556,17 @@ impl<'o> Applier<'o> {
                     match parse_go_duration(s) {
                         Err(e) => {
                             self.err(tk, format!("error parsing lame_duck_grace_period: {e}"));
-                            return;
                         }
                         Ok(n) if n < 0 => {
                             self.err(tk, "invalid lame_duck_grace_period, needs to be positive");
-                            return;
                         }
-                        Ok(_) => {}
+                        // nats-server replaces 0 with the default when the server starts.
+                        Ok(0) => self.opts.lame_duck_grace_period = DEFAULT_LAME_DUCK_GRACE_PERIOD,
+                        Ok(n) => self.opts.lame_duck_grace_period = nanos_to_duration(n),
                     }
-                    self.unsupported(k, tk);
                 }
             }
+            "accounts" => self.accounts(tk),
             other if UNSUPPORTED_TOP_LEVEL.contains(&other) => self.unsupported(k, tk),
             _ => self.unknown(k, tk),
         }
@@ -639,7 +642,7 @@ impl<'o> Applier<'o> {
         let mut pass = String::new();
         let mut token = String::new();
         let mut timeout: f64 = 0.0;
-        let mut users: Option<Vec<User>> = None;
+        let mut users: Option<(Vec<User>, Vec<String>)> = None;
         let mut default_perms: Option<Permissions> = None;
         for (k, v) in m {
             match k.to_ascii_lowercase().as_str() {
@@ -667,7 +670,7 @@ impl<'o> Applier<'o> {
                     };
                 }
                 "users" => {
-                    if let Some(u) = self.users(v) {
+                    if let Some(u) = self.users(v, true) {
                         users = Some(u);
                     }
                 }
@@ -683,7 +686,10 @@ impl<'o> Applier<'o> {
             self.err(tk, "Cannot have a user/pass and token");
             return;
         }
-        if users.is_some() {
+        // Users may already have come from `accounts` (nats-server checks the same way
+        // whichever block comes first).
+        let mut names = self.user_names();
+        if users.is_some() || !names.is_empty() {
             if !user.is_empty() {
                 self.err(tk, "Can not have a single user/pass and a users array");
                 return;
@@ -692,6 +698,23 @@ impl<'o> Applier<'o> {
                 self.err(tk, "Can not have a token and a users array");
                 return;
             }
+        }
+        let (mut list, nkeys) = users.map_or((None, Vec::new()), |(u, n)| (Some(u), n));
+        for u in list.iter().flatten() {
+            if !names.insert(u.username.clone()) {
+                self.err(
+                    tk,
+                    format!("Duplicate user {} detected", go_quote(&u.username)),
+                );
+                return;
+            }
+        }
+        for key in nkeys {
+            if !names.insert(key.clone()) {
+                self.err(tk, format!("Duplicate nkey {} detected", go_quote(&key)));
+                return;
+            }
+            self.nkeys.push(key);
         }
         let auth = &mut self.opts.authorization;
         auth.user = (!user.is_empty()).then_some(user);
@@ -704,27 +727,46 @@ impl<'o> Applier<'o> {
         } else {
             None
         };
-        if let Some(mut list) = users {
-            if let Some(p) = &default_perms {
-                for u in list.iter_mut().filter(|u| u.permissions.is_none()) {
-                    u.permissions = Some(p.clone());
-                }
-            }
-            auth.users.extend(list);
+        if let Some(list) = &mut list {
+            apply_default_permissions(list, default_perms.as_ref());
         }
+        auth.users.extend(list.into_iter().flatten());
         auth.default_permissions = default_perms;
     }
 
-    fn users(&mut self, tk: &Token) -> Option<Vec<User>> {
+    /// The user names and nkeys defined so far, in `authorization` and in `accounts`
+    /// (nats-server's `setupUsersAndNKeysDuplicateCheckMap`).
+    fn user_names(&self) -> BTreeSet<String> {
+        let account_users = self.opts.accounts.iter().flat_map(|a| a.users.iter());
+        self.opts
+            .authorization
+            .users
+            .iter()
+            .chain(account_users)
+            .map(|u| u.username.clone())
+            .chain(self.nkeys.iter().cloned())
+            .collect()
+    }
+
+    /// A `users` array: the user/password users and the public keys of the nkey users
+    /// (which rnats does not support yet: they are reported and otherwise ignored).
+    /// nats-server reports a `users` value that is not an array with a position in
+    /// `authorization` and without one in an account (`positioned`).
+    fn users(&mut self, tk: &Token, positioned: bool) -> Option<(Vec<User>, Vec<String>)> {
         let Value::Array(entries) = &tk.value else {
             let msg = format!(
                 "Expected users field to be an array, got {}",
                 tk.value.go_display()
             );
-            self.err(tk, msg);
+            if positioned {
+                self.err(tk, msg);
+            } else {
+                self.err_plain(tk, msg);
+            }
             return None;
         };
         let mut users = Vec::new();
+        let mut nkeys = Vec::new();
         for entry in entries {
             let Value::Map(m) = &entry.value else {
                 let msg = format!(
@@ -773,7 +815,7 @@ impl<'o> Applier<'o> {
                 }
                 None => users.push(user),
                 Some(key) => {
-                    if !is_public_user_nkey(&key) {
+                    if !is_public_nkey(&key, NKEY_PREFIX_USER) {
                         self.err(last, "Not a valid public nkey for a user");
                         return None;
                     }
@@ -787,10 +829,11 @@ impl<'o> Applier<'o> {
                         WarningKind::Unsupported,
                         format!("nkey user {key} is not supported by rnats yet and was ignored"),
                     );
+                    nkeys.push(key);
                 }
             }
         }
-        Some(users)
+        Some((users, nkeys))
     }
 
     fn permissions(&mut self, tk: &Token) -> Option<Permissions> {
@@ -975,6 +1018,173 @@ impl<'o> Applier<'o> {
         Some(rp)
     }
 
+    // ----- accounts -------------------------------------------------------------------
+
+    /// `accounts`: a list of names, or (the usual form) a map of name → account block.
+    /// Anything else is ignored, as nats-server does.
+    fn accounts(&mut self, tk: &Token) {
+        match &tk.value {
+            Value::Array(names) => {
+                let mut seen: BTreeSet<&str> = BTreeSet::new();
+                for n in names {
+                    // nats-server stops at the first value that is not a string (a panic
+                    // it recovers from).
+                    let Some(name) = self.str(n) else { return };
+                    if name == GLOBAL_ACCOUNT {
+                        self.err(n, format!("{} is a Reserved Account", go_quote(name)));
+                        continue;
+                    }
+                    if !seen.insert(name) {
+                        self.err(n, format!("Duplicate Account Entry: {name}"));
+                        continue;
+                    }
+                    self.opts.accounts.push(AccountOptions {
+                        name: name.to_string(),
+                        users: Vec::new(),
+                    });
+                }
+            }
+            Value::Map(m) => {
+                for (name, v) in m {
+                    // Entries that only serve as `$variables` are skipped.
+                    if v.used {
+                        continue;
+                    }
+                    let Value::Map(block) = &v.value else {
+                        self.err(v, "Expected map entries for accounts");
+                        continue;
+                    };
+                    if name == GLOBAL_ACCOUNT {
+                        self.err(v, format!("{} is a Reserved Account", go_quote(name)));
+                        continue;
+                    }
+                    self.account(name, block);
+                }
+            }
+            _ => {}
+        }
+    }
+
+    /// One account block of the `accounts` map.
+    fn account(&mut self, name: &str, block: &Map) {
+        let mut users = Vec::new();
+        let mut nkeys = Vec::new();
+        let mut users_tk: Option<&Token> = None;
+        let mut default_perms: Option<Permissions> = None;
+        for (k, v) in block {
+            match k.to_ascii_lowercase().as_str() {
+                "users" => {
+                    users_tk = Some(v);
+                    if let Some((u, n)) = self.users(v, false) {
+                        users = u;
+                        nkeys = n;
+                    }
+                }
+                "default_permissions" => {
+                    if let Some(p) = self.permissions(v) {
+                        default_perms = Some(p);
+                    }
+                }
+                "nkey" => match &v.value {
+                    Value::Str(key) if is_public_nkey(key, NKEY_PREFIX_ACCOUNT) => {
+                        self.unsupported(k, v)
+                    }
+                    other => {
+                        let msg = format!(
+                            "Not a valid public nkey for an account: {}",
+                            go_q_verb(other)
+                        );
+                        self.err(v, msg);
+                    }
+                },
+                "imports" | "exports" => {
+                    if matches!(v.value, Value::Array(_)) {
+                        self.unsupported(k, v);
+                    } else {
+                        let what = if k.eq_ignore_ascii_case("imports") {
+                            "Imports"
+                        } else {
+                            "Exports"
+                        };
+                        let msg = format!("{what} should be an array, got {}", v.value.go_type());
+                        self.err(v, msg);
+                    }
+                }
+                "jetstream" => match &v.value {
+                    Value::Bool(_) | Value::Map(_) => self.unsupported(k, v),
+                    Value::Str(s) => match s.to_ascii_lowercase().as_str() {
+                        "enabled" | "enable" | "disabled" | "disable" => self.unsupported(k, v),
+                        _ => self.err_plain(
+                            v,
+                            format!("Expected 'enabled' or 'disabled' for string value, got '{s}'"),
+                        ),
+                    },
+                    other => {
+                        let msg = format!(
+                            "Expected map, bool or string to define JetStream, got {}",
+                            other.go_type()
+                        );
+                        self.err_plain(v, msg);
+                    }
+                },
+                "mappings" | "maps" => {
+                    if self.map(v).is_some() {
+                        self.unsupported(k, v);
+                    }
+                }
+                "limits" => {
+                    if matches!(v.value, Value::Map(_)) {
+                        self.unsupported(k, v);
+                    } else {
+                        let msg = format!(
+                            "Expected account limits to be a map/struct, got {}",
+                            v.value.go_display()
+                        );
+                        self.err(v, msg);
+                    }
+                }
+                _ => self.unknown(k, v),
+            }
+        }
+        let mut account = AccountOptions {
+            name: name.to_string(),
+            users: Vec::new(),
+        };
+        if let Some(utk) = users_tk.filter(|_| !users.is_empty() || !nkeys.is_empty()) {
+            if self.opts.authorization.user.is_some() {
+                self.err(utk, "Can not have a single user/pass and accounts");
+                self.opts.accounts.push(account);
+                return;
+            }
+            if self.opts.authorization.token.is_some() {
+                self.err(utk, "Can not have a token and accounts");
+                self.opts.accounts.push(account);
+                return;
+            }
+            apply_default_permissions(&mut users, default_perms.as_ref());
+            let mut names = self.user_names();
+            for key in nkeys {
+                if !names.insert(key.clone()) {
+                    self.err(utk, format!("Duplicate nkey {} detected", go_quote(&key)));
+                    continue;
+                }
+                self.nkeys.push(key);
+            }
+            for mut u in users {
+                if !names.insert(u.username.clone()) {
+                    self.err(
+                        utk,
+                        format!("Duplicate user {} detected", go_quote(&u.username)),
+                    );
+                    continue;
+                }
+                u.account = Some(name.to_string());
+                account.users.push(u);
+            }
+        }
+        self.opts.accounts.push(account);
+    }
+
     // ----- jetstream ------------------------------------------------------------------
 
     fn jetstream(&mut self, tk: &Token) {
@@ -1054,13 +1264,112 @@ impl<'o> Applier<'o> {
     }
 }
 
-/// A public user nkey: 56 base32 characters starting with `U`.
-fn is_public_user_nkey(key: &str) -> bool {
-    key.len() == 56
-        && key.starts_with('U')
-        && key
-            .bytes()
-            .all(|b| b.is_ascii_uppercase() || (b'2'..=b'7').contains(&b))
+/// Users without permissions of their own get the block's default permissions.
+fn apply_default_permissions(users: &mut [User], default: Option<&Permissions>) {
+    if let Some(p) = default {
+        for u in users.iter_mut().filter(|u| u.permissions.is_none()) {
+            u.permissions = Some(p.clone());
+        }
+    }
+}
+
+/// The nkey prefix byte of user keys (`U…`).
+const NKEY_PREFIX_USER: u8 = 20 << 3;
+/// The nkey prefix byte of account keys (`A…`).
+const NKEY_PREFIX_ACCOUNT: u8 = 0;
+
+/// nats-io/nkeys' `Decode(prefix, key)` succeeds: base32 (no padding) whose last two bytes
+/// are the CRC-16/XMODEM (little endian) of the rest, and whose first byte carries
+/// `prefix` in its top five bits.
+fn is_public_nkey(key: &str, prefix: u8) -> bool {
+    let mut raw = Vec::with_capacity(key.len() * 5 / 8 + 1);
+    let (mut acc, mut bits, mut chars) = (0u32, 0u32, 0usize);
+    for b in key.bytes() {
+        let v = match b {
+            b'A'..=b'Z' => b - b'A',
+            b'2'..=b'7' => b - b'2' + 26,
+            // Go's decoder skips line breaks.
+            b'\r' | b'\n' => continue,
+            _ => return false,
+        };
+        chars += 1;
+        acc = (acc << 5) | u32::from(v);
+        bits += 5;
+        if bits >= 8 {
+            bits -= 8;
+            raw.push((acc >> bits) as u8);
+            acc &= (1 << bits) - 1;
+        }
+    }
+    // A final quantum of 1, 3 or 6 characters cannot be decoded.
+    if matches!(chars % 8, 1 | 3 | 6) || raw.len() < 4 {
+        return false;
+    }
+    let (data, crc) = raw.split_at(raw.len() - 2);
+    let crc = u16::from_le_bytes([crc[0], crc[1]]);
+    crc16_xmodem(data) == crc && data[0] & 0b1111_1000 == prefix
+}
+
+/// CRC-16/XMODEM (polynomial 0x1021, initial value 0), nkeys' checksum.
+fn crc16_xmodem(data: &[u8]) -> u16 {
+    let mut crc: u16 = 0;
+    for &b in data {
+        crc ^= u16::from(b) << 8;
+        for _ in 0..8 {
+            crc = if crc & 0x8000 != 0 {
+                (crc << 1) ^ 0x1021
+            } else {
+                crc << 1
+            };
+        }
+    }
+    crc
+}
+
+/// Go's `%q` of a config value, as in `fmt.Sprintf("%q", v)`.
+fn go_q_verb(v: &Value) -> String {
+    match v {
+        Value::Str(s) => go_quote(s),
+        Value::Int(n) => go_quote_rune(*n),
+        Value::Bool(b) => format!("%!q(bool={b})"),
+        Value::Float(f) => format!("%!q(float64={f})"),
+        Value::Datetime(d) => go_quote(d),
+        Value::Array(a) => {
+            let parts: Vec<String> = a.iter().map(|t| go_q_verb(&t.value)).collect();
+            format!("[{}]", parts.join(" "))
+        }
+        Value::Map(m) => {
+            let mut parts: Vec<String> = m
+                .iter()
+                .map(|(k, t)| format!("{k}:{}", go_q_verb(&t.value)))
+                .collect();
+            parts.sort();
+            format!("map[{}]", parts.join(" "))
+        }
+    }
+}
+
+/// Go's `strconv.QuoteRune` of an integer (`%q` of an int64).
+fn go_quote_rune(n: i64) -> String {
+    let c = u32::try_from(n)
+        .ok()
+        .and_then(char::from_u32)
+        .unwrap_or('\u{fffd}');
+    let body = match c {
+        '\'' => "\\'".to_string(),
+        '\\' => "\\\\".to_string(),
+        '\n' => "\\n".to_string(),
+        '\r' => "\\r".to_string(),
+        '\t' => "\\t".to_string(),
+        '\u{7}' => "\\a".to_string(),
+        '\u{8}' => "\\b".to_string(),
+        '\u{c}' => "\\f".to_string(),
+        '\u{b}' => "\\v".to_string(),
+        c if (c as u32) < 0x20 || c as u32 == 0x7f => format!("\\x{:02x}", c as u32),
+        c if c.is_control() => format!("\\u{:04x}", c as u32),
+        c => c.to_string(),
+    };
+    format!("'{body}'")
 }
 
 #[cfg(test)]
@@ -1105,8 +1414,30 @@ mod tests {
     }
 
     #[test]
+    fn nkeys_like_nats_io_nkeys() {
+        let user = "UDXU4RCSJNZOIQHZNWXHXORDPRTGNJAHAHFRGZNEEJCPQTT2M7NLCNF4";
+        let account = "ABJHLOVMPA4CI6R5KLNGOB4GSLNIY7IOUPAJC4YFNDLQVIOBYQGUWVLA";
+        assert!(is_public_nkey(user, NKEY_PREFIX_USER));
+        assert!(is_public_nkey(account, NKEY_PREFIX_ACCOUNT));
+        assert!(!is_public_nkey(user, NKEY_PREFIX_ACCOUNT));
+        assert!(!is_public_nkey(account, NKEY_PREFIX_USER));
+        assert!(!is_public_nkey(&user.replace('4', "5"), NKEY_PREFIX_USER));
+        assert!(!is_public_nkey(&user.to_lowercase(), NKEY_PREFIX_USER));
+        assert!(!is_public_nkey(&user[..55], NKEY_PREFIX_USER));
+        assert!(!is_public_nkey("", NKEY_PREFIX_USER));
+        assert!(!is_public_nkey("AAAA", NKEY_PREFIX_ACCOUNT));
+        // CRC-16/XMODEM check value.
+        assert_eq!(crc16_xmodem(b"123456789"), 0x31c3);
+    }
+
+    #[test]
     fn quotes_like_go() {
         assert_eq!(go_quote("a\"b\\c\n"), "\"a\\\"b\\\\c\\n\"");
         assert_eq!(go_quote("\u{1}"), "\"\\x01\"");
+        assert_eq!(go_quote_rune(65), "'A'");
+        assert_eq!(go_quote_rune(1), "'\\x01'");
+        assert_eq!(go_quote_rune(39), "'\\''");
+        assert_eq!(go_quote_rune(-1), "'\u{fffd}'");
+        assert_eq!(go_quote_rune(0x80), "'\\u0080'");
     }
 }

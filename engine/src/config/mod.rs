@@ -27,8 +27,16 @@
 //!   [`Options::strict`] is cleared before loading: then they are
 //!   [warnings](WarningKind::UnknownField).
 //! * Keys nats-server knows but rnats does not implement (cluster, gateway, leafnodes,
-//!   tls, accounts, websocket, mqtt, ...) are accepted unchecked and reported as
-//!   [`WarningKind::Unsupported`] warnings.
+//!   tls, websocket, mqtt, `system_account`, ...) are accepted unchecked and reported as
+//!   [`WarningKind::Unsupported`] warnings. So are, inside an account block of `accounts`,
+//!   `nkey`, `imports`, `exports`, `jetstream`, `mappings` and `limits` (after the type
+//!   checks nats-server makes on them); the account's `users` and `default_permissions`
+//!   are applied.
+//! * `accounts` and `authorization` are checked against each other (duplicate users,
+//!   a single user or a token next to account users) in file order; nats-server walks
+//!   them in random order, so which of the two blocks an error names may differ.
+//! * nats-server 2.9.10 has no `account` field for the users of `authorization`: they
+//!   belong to the global account (it is an unknown field there too).
 //! * Negative `ping_interval`/`write_deadline` are errors (nats-server accepts them and
 //!   misbehaves); ports outside `-1..=65535` are errors at load time rather than at listen.
 //! * Entries are applied in file order (nats-server walks a Go map, in random order).
@@ -243,14 +251,20 @@ pub fn validate(opts: &Options) -> Result<(), String> {
         ));
     }
     if let Some(name) = &opts.authorization.no_auth_user {
-        let users = &opts.authorization.users;
-        if users.is_empty() {
+        // Users of `authorization` and of every account, as nats-server's `Options.Users`.
+        let mut users = opts
+            .authorization
+            .users
+            .iter()
+            .chain(opts.accounts.iter().flat_map(|a| a.users.iter()))
+            .peekable();
+        if users.peek().is_none() {
             return Err(format!(
                 "no_auth_user: {} present, but users are not defined",
                 apply::go_quote(name)
             ));
         }
-        if !users.iter().any(|u| &u.username == name) {
+        if !users.any(|u| &u.username == name) {
             return Err(format!(
                 "no_auth_user: {} not present as user in authorization block or account configuration",
                 apply::go_quote(name)

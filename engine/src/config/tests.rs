@@ -4,9 +4,10 @@
 
 use super::*;
 use crate::options::{
-    Permissions, ResponsePermission, SubjectPermission, User, DEFAULT_AUTH_TIMEOUT,
-    DEFAULT_MAX_CONNECTIONS, DEFAULT_MAX_CONTROL_LINE, DEFAULT_MAX_PAYLOAD, DEFAULT_MAX_PENDING,
-    DEFAULT_PING_INTERVAL, DEFAULT_PING_MAX, DEFAULT_PORT, DEFAULT_WRITE_DEADLINE,
+    AccountOptions, Permissions, ResponsePermission, SubjectPermission, User, DEFAULT_AUTH_TIMEOUT,
+    DEFAULT_LAME_DUCK_DURATION, DEFAULT_LAME_DUCK_GRACE_PERIOD, DEFAULT_MAX_CONNECTIONS,
+    DEFAULT_MAX_CONTROL_LINE, DEFAULT_MAX_PAYLOAD, DEFAULT_MAX_PENDING, DEFAULT_PING_INTERVAL,
+    DEFAULT_PING_MAX, DEFAULT_PORT, DEFAULT_WRITE_DEADLINE,
 };
 use core::time::Duration;
 use hashbrown::HashMap;
@@ -303,11 +304,13 @@ fn arrays() {
             username: "a".into(),
             password: "b".into(),
             permissions: None,
+            account: None,
         },
         User {
             username: "c".into(),
             password: "d".into(),
             permissions: None,
+            account: None,
         },
     ];
     assert_eq!(
@@ -1255,9 +1258,7 @@ leafnodes { port: 7422 }
 websocket { port: 8080, no_tls: true }
 mqtt { port: 1883 }
 tls { cert_file: "a.pem", key_file: "a.key", timeout: 2 }
-accounts { A: { users: [ {user: a, password: a} ] } }
 system_account: SYS
-lame_duck_duration: "2m"
 server_tags: [ "a:b" ]
 "#;
     let (o, w) = try_text(text).unwrap();
@@ -1273,9 +1274,7 @@ server_tags: [ "a:b" ]
             "websocket",
             "mqtt",
             "tls",
-            "accounts",
             "system_account",
-            "lame_duck_duration",
             "server_tags"
         ]
     );
@@ -1285,6 +1284,422 @@ server_tags: [ "a:b" ]
     assert_eq!(
         err("port: 14700\nlame_duck_duration: \"10s\""),
         "test.conf:2:1: invalid lame_duck_duration of 10s, minimum is 30 seconds"
+    );
+}
+
+// ----- lame duck ------------------------------------------------------------------------
+
+#[test]
+fn lame_duck_values_are_stored() {
+    let o = ok("port: 4222");
+    assert_eq!(o.lame_duck_duration, DEFAULT_LAME_DUCK_DURATION);
+    assert_eq!(o.lame_duck_grace_period, DEFAULT_LAME_DUCK_GRACE_PERIOD);
+    let (o, w) =
+        try_text("lame_duck_duration: \"45s\"\nlame_duck_grace_period: \"1m30s\"").unwrap();
+    assert!(w.is_empty(), "{w:?}");
+    assert_eq!(o.lame_duck_duration, secs(45));
+    assert_eq!(o.lame_duck_grace_period, secs(90));
+    let o = ok("lame_duck_duration: \"30s\"\nlame_duck_grace_period: \"250ms\"");
+    assert_eq!(o.lame_duck_duration, secs(30));
+    assert_eq!(o.lame_duck_grace_period, Duration::from_millis(250));
+    // 0 is the default, as nats-server makes it when it starts.
+    let o = ok("lame_duck_grace_period: \"0s\"");
+    assert_eq!(o.lame_duck_grace_period, DEFAULT_LAME_DUCK_GRACE_PERIOD);
+    // Observed.
+    assert_eq!(
+        err("lame_duck_grace_period: \"-1s\""),
+        "test.conf:1:0: invalid lame_duck_grace_period, needs to be positive"
+    );
+    assert_eq!(
+        err("lame_duck_duration: \"x\""),
+        "test.conf:1:0: error parsing lame_duck_duration: time: invalid duration \"x\""
+    );
+    assert_eq!(
+        err("lame_duck_duration: 30"),
+        "test.conf:1:0: interface conversion: interface {} is int64, not string"
+    );
+}
+
+// ----- accounts -------------------------------------------------------------------------
+
+fn user(name: &str, password: &str, account: Option<&str>, perms: Option<Permissions>) -> User {
+    User {
+        username: name.to_string(),
+        password: password.to_string(),
+        permissions: perms,
+        account: account.map(str::to_string),
+    }
+}
+
+fn publish_only(list: &[&str]) -> Permissions {
+    Permissions {
+        publish: Some(SubjectPermission {
+            allow: subjects(list),
+            deny: Vec::new(),
+        }),
+        ..Permissions::default()
+    }
+}
+
+#[test]
+fn accounts_with_users_and_permissions() {
+    let text = r#"
+accounts {
+  A: {
+    users: [
+      {user: a, password: pa, permissions: {publish: "foo.>", subscribe: {deny: "bar"}}}
+    ]
+  }
+  B: { users: [ {user: b, password: pb}, {user: c, password: pc} ] }
+  EMPTY: {}
+  $SYS: { users: [ {user: sys, password: s} ] }
+}
+"#;
+    let (o, w) = try_text(text).unwrap();
+    assert!(w.is_empty(), "{w:?}");
+    let a_perms = Permissions {
+        publish: Some(SubjectPermission {
+            allow: subjects(&["foo.>"]),
+            deny: Vec::new(),
+        }),
+        subscribe: Some(SubjectPermission {
+            allow: Vec::new(),
+            deny: subjects(&["bar"]),
+        }),
+        response: None,
+    };
+    assert_eq!(
+        o.accounts,
+        vec![
+            AccountOptions {
+                name: "A".into(),
+                users: vec![user("a", "pa", Some("A"), Some(a_perms))],
+            },
+            AccountOptions {
+                name: "B".into(),
+                users: vec![
+                    user("b", "pb", Some("B"), None),
+                    user("c", "pc", Some("B"), None),
+                ],
+            },
+            AccountOptions {
+                name: "EMPTY".into(),
+                users: Vec::new(),
+            },
+            // Only `$G` is reserved (observed: `$SYS` is a valid account name).
+            AccountOptions {
+                name: "$SYS".into(),
+                users: vec![user("sys", "s", Some("$SYS"), None)],
+            },
+        ]
+    );
+    // Account users are not `authorization` users (they have their own account).
+    assert!(o.authorization.users.is_empty());
+    // Keys are case-insensitive; `$variables` defined in the block are not accounts.
+    let o = ok("accounts { P: {publish: x}, A: { USERS: [ {user: a, permissions: $P} ] } }");
+    assert_eq!(o.accounts.len(), 1);
+    assert_eq!(
+        o.accounts[0].users,
+        vec![user("a", "", Some("A"), Some(publish_only(&["x"])))]
+    );
+    // The list form names accounts without users.
+    let o = ok("accounts: [ A, B ]");
+    let names: Vec<&str> = o.accounts.iter().map(|a| a.name.as_str()).collect();
+    assert_eq!(names, ["A", "B"]);
+    assert!(o.accounts.iter().all(|a| a.users.is_empty()));
+    // Other values are ignored, as nats-server does.
+    assert!(ok("accounts: 5").accounts.is_empty());
+    assert!(ok("accounts {}").accounts.is_empty());
+}
+
+#[test]
+fn account_default_permissions() {
+    let text = r#"
+accounts {
+  A: {
+    users: [
+      {user: a, password: a}
+      {user: b, password: b, permissions: {publish: "b"}}
+    ]
+    default_permissions: { publish: "x.>" }
+  }
+  B: { users: [ {user: c, password: c} ] }
+}
+authorization { default_permissions: { publish: "g" }, users: [ {user: d, password: d} ] }
+"#;
+    let o = ok(text);
+    assert_eq!(
+        o.accounts[0].users,
+        vec![
+            user("a", "a", Some("A"), Some(publish_only(&["x.>"]))),
+            user("b", "b", Some("A"), Some(publish_only(&["b"]))),
+        ]
+    );
+    // An account's defaults are its own; `authorization`'s are for its users.
+    assert_eq!(o.accounts[1].users, vec![user("c", "c", Some("B"), None)]);
+    assert_eq!(
+        o.authorization.users,
+        vec![user("d", "d", None, Some(publish_only(&["g"])))]
+    );
+    // Only `default_permissions` is a key of an account block (observed).
+    assert_eq!(
+        strict_err("accounts { A: { default_permission: {} } }"),
+        "test.conf:1:16: unknown field \"default_permission\""
+    );
+    assert_eq!(
+        err("accounts { A: { default_permissions: 1 } }"),
+        "test.conf:1:16: Expected permissions to be a map/struct, got 1"
+    );
+    assert_eq!(
+        err("accounts { A: { default_permissions: { foo: 1 } } }"),
+        "test.conf:1:39: Unknown field \"foo\" parsing permissions"
+    );
+}
+
+#[test]
+fn accounts_and_authorization_users() {
+    let text = r#"
+authorization { users: [ {user: g, password: g} ] }
+accounts { A: { users: [ {user: a, password: a} ] } }
+no_auth_user: a
+"#;
+    let o = ok(text);
+    assert_eq!(o.authorization.users, vec![user("g", "g", None, None)]);
+    assert_eq!(o.accounts[0].users, vec![user("a", "a", Some("A"), None)]);
+    assert_eq!(validate(&o), Ok(()));
+    // An empty users list next to account users is fine (observed), either way round.
+    ok("authorization { users: [] }\naccounts { A: { users: [ {user: a} ] } }");
+    ok("accounts { A: { users: [ {user: a} ] } }\nauthorization { users: [] }");
+    // A single user is fine next to accounts without users (observed).
+    ok("accounts { A: {} }\nauthorization { user: x }");
+    // nats-server 2.9.10 has no `account` field for users (observed): an unknown field.
+    assert_eq!(
+        strict_err("authorization { users: [ {user: a, password: a, account: A} ] }"),
+        "test.conf:1:48: unknown field \"account\""
+    );
+    assert_eq!(
+        strict_err("accounts { A: { users: [ {user: a, account: A} ] } }"),
+        "test.conf:1:35: unknown field \"account\""
+    );
+    let (o, w) =
+        try_text_lenient("authorization { users: [ {user: a, password: a, account: A} ] }")
+            .unwrap();
+    assert_eq!(o.authorization.users, vec![user("a", "a", None, None)]);
+    assert_eq!(w.len(), 1);
+    assert_eq!(w[0].kind, WarningKind::UnknownField);
+}
+
+#[test]
+fn no_auth_user_may_name_an_account_user() {
+    // Observed at start-up.
+    let o = ok("accounts { A: { users: [ {user: a, password: a} ] } }\nno_auth_user: a");
+    assert_eq!(validate(&o), Ok(()));
+    let o = ok("accounts { A: { users: [ {user: a, password: a} ] } }\nno_auth_user: b");
+    assert_eq!(
+        validate(&o),
+        Err("no_auth_user: \"b\" not present as user in authorization block or account configuration".to_string())
+    );
+    let o = ok("accounts { A: {} }\nno_auth_user: a");
+    assert_eq!(
+        validate(&o),
+        Err("no_auth_user: \"a\" present, but users are not defined".to_string())
+    );
+}
+
+#[test]
+fn duplicate_users_are_errors() {
+    // All observed.
+    assert_eq!(
+        err("accounts { A: { users: [ {user: a, password: a} ] }, B: { users: [ {user: a, password: b} ] } }"),
+        "test.conf:1:58: Duplicate user \"a\" detected"
+    );
+    assert_eq!(
+        err("accounts { A: { users: [ {user: x}, {user: x} ] } }"),
+        "test.conf:1:16: Duplicate user \"x\" detected"
+    );
+    assert_eq!(
+        err("authorization { users: [ {user: a, password: a} ] }\naccounts { A: { users: [ {user: a, password: a} ] } }"),
+        "test.conf:2:17: Duplicate user \"a\" detected"
+    );
+    assert_eq!(
+        err("accounts { A: { users: [ {user: a, password: a} ] } }\nauthorization { users: [ {user: a, password: a} ] }"),
+        "test.conf:2:1: Duplicate user \"a\" detected"
+    );
+    assert_eq!(
+        err("authorization { users: [ {user: a, password: a}, {user: a, password: b} ] }"),
+        "test.conf:1:0: Duplicate user \"a\" detected"
+    );
+    let key = "UDXU4RCSJNZOIQHZNWXHXORDPRTGNJAHAHFRGZNEEJCPQTT2M7NLCNF4";
+    assert_eq!(
+        err(&format!(
+            "authorization {{ users: [ {{nkey: {key}}} ] }}\naccounts {{ A: {{ users: [ {{nkey: {key}}} ] }} }}"
+        )),
+        format!("test.conf:2:17: Duplicate nkey \"{key}\" detected")
+    );
+}
+
+#[test]
+fn single_user_or_token_and_account_users() {
+    // Observed (nats-server's usual order; it walks the blocks in random order).
+    assert_eq!(
+        err("authorization { user: u, password: p }\naccounts { A: { users: [ {user: a, password: a} ] } }"),
+        "test.conf:2:17: Can not have a single user/pass and accounts"
+    );
+    assert_eq!(
+        err("authorization { token: t }\naccounts { A: { users: [ {user: a, password: a} ] } }"),
+        "test.conf:2:17: Can not have a token and accounts"
+    );
+    assert_eq!(
+        err("accounts { A: { users: [ {user: a, password: a} ] } }\nauthorization { user: u, password: p }"),
+        "test.conf:2:1: Can not have a single user/pass and a users array"
+    );
+    assert_eq!(
+        err("accounts { A: { users: [ {user: a, password: a} ] } }\nauthorization { token: t }"),
+        "test.conf:2:1: Can not have a token and a users array"
+    );
+}
+
+#[test]
+fn account_name_errors() {
+    // All observed.
+    assert_eq!(
+        err("accounts { $G: {} }"),
+        "test.conf:1:11: \"$G\" is a Reserved Account"
+    );
+    assert_eq!(
+        err("accounts [ A, \"$G\" ]"),
+        "test.conf:1:15: \"$G\" is a Reserved Account"
+    );
+    assert_eq!(
+        err("accounts [ A, B, A ]"),
+        "test.conf:1:17: Duplicate Account Entry: A"
+    );
+    assert_eq!(
+        err("accounts [ A, 1 ]"),
+        "test.conf:1:14: interface conversion: interface {} is int64, not string"
+    );
+    assert_eq!(
+        err("accounts { A: 1 }"),
+        "test.conf:1:11: Expected map entries for accounts"
+    );
+}
+
+#[test]
+fn account_block_keys() {
+    let akey = "ABJHLOVMPA4CI6R5KLNGOB4GSLNIY7IOUPAJC4YFNDLQVIOBYQGUWVLA";
+    let text = format!(
+        r#"
+accounts {{
+  A: {{
+    nkey: {akey}
+    jetstream: enabled
+    exports: [ {{stream: "a.>"}} ]
+    imports: []
+    mappings: {{ "x": "y" }}
+    limits: {{ max_conn: 5 }}
+    users: [ {{user: a, password: a}} ]
+  }}
+  B: {{ jetstream: {{ max_mem: 1G }}, maps: {{}} }}
+}}
+"#
+    );
+    let mut opts = Options::default();
+    assert!(opts.strict);
+    let w = load(&mut opts, "test.conf", &Mem::new().file("test.conf", &text)).unwrap();
+    let fields: Vec<&str> = w.iter().map(|w| w.field.as_str()).collect();
+    assert_eq!(
+        fields,
+        [
+            "nkey",
+            "jetstream",
+            "exports",
+            "imports",
+            "mappings",
+            "limits",
+            "jetstream",
+            "maps"
+        ]
+    );
+    assert!(w.iter().all(|w| w.kind == WarningKind::Unsupported));
+    assert_eq!(
+        opts.accounts[0].users,
+        vec![user("a", "a", Some("A"), None)]
+    );
+    // Unknown keys inside an account block follow `strict` (observed).
+    assert_eq!(
+        strict_err("accounts {\n  A: { foo: 1 }\n}"),
+        "test.conf:2:8: unknown field \"foo\""
+    );
+    let (o, w) = try_text_lenient("accounts { A: { foo: 1, users: [ {user: a} ] } }").unwrap();
+    assert_eq!(o.accounts[0].users.len(), 1);
+    assert_eq!(w.len(), 1);
+    assert_eq!(w[0].kind, WarningKind::UnknownField);
+    // Type checks nats-server makes (observed).
+    for (text, msg) in [
+        (
+            "accounts { A: { users: 1 } }",
+            "Expected users field to be an array, got 1",
+        ),
+        (
+            "accounts { A: { users: [ 1 ] } }",
+            "test.conf:1:25: Expected user entry to be a map/struct, got 1",
+        ),
+        (
+            "accounts { A: { nkey: nope } }",
+            "test.conf:1:16: Not a valid public nkey for an account: \"nope\"",
+        ),
+        (
+            "accounts { A: { nkey: 65 } }",
+            "test.conf:1:16: Not a valid public nkey for an account: 'A'",
+        ),
+        (
+            "accounts { A: { nkey: true } }",
+            "test.conf:1:16: Not a valid public nkey for an account: %!q(bool=true)",
+        ),
+        (
+            "accounts { A: { nkey: ABJHLOVMPA4CI6R5KLNGOB4GSLNIY7IOUPAJC4YFNDLQVIOBYQGUWVLB } }",
+            "test.conf:1:16: Not a valid public nkey for an account: \"ABJHLOVMPA4CI6R5KLNGOB4GSLNIY7IOUPAJC4YFNDLQVIOBYQGUWVLB\"",
+        ),
+        (
+            "accounts { A: { exports: 1 } }",
+            "test.conf:1:16: Exports should be an array, got int64",
+        ),
+        (
+            "accounts { A: { imports: {} } }",
+            "test.conf:1:16: Imports should be an array, got map[string]interface {}",
+        ),
+        (
+            "accounts { A: { jetstream: foo } }",
+            "Expected 'enabled' or 'disabled' for string value, got 'foo'",
+        ),
+        (
+            "accounts { A: { jetstream: 1 } }",
+            "Expected map, bool or string to define JetStream, got int64",
+        ),
+        (
+            "accounts { A: { mappings: 1 } }",
+            "test.conf:1:16: interface conversion: interface {} is int64, not map[string]interface {}",
+        ),
+        (
+            "accounts { A: { limits: 1 } }",
+            "test.conf:1:16: Expected account limits to be a map/struct, got 1",
+        ),
+    ] {
+        assert_eq!(err(text), msg, "{text}");
+    }
+}
+
+#[test]
+fn nkeys_are_checksummed() {
+    // Observed: a wrong last character breaks the CRC.
+    assert_eq!(
+        err("authorization { users: [ {nkey: UDXU4RCSJNZOIQHZNWXHXORDPRTGNJAHAHFRGZNEEJCPQTT2M7NLCNF5} ] }"),
+        "test.conf:1:26: Not a valid public nkey for a user"
+    );
+    // An account key is not a user key.
+    assert_eq!(
+        err("authorization { users: [ {nkey: ABJHLOVMPA4CI6R5KLNGOB4GSLNIY7IOUPAJC4YFNDLQVIOBYQGUWVLA} ] }"),
+        "test.conf:1:26: Not a valid public nkey for a user"
     );
 }
 
@@ -1459,6 +1874,18 @@ mod never_panics {
         "ping_interval",
         "\"1s\"",
         "0x",
+        "accounts",
+        "A",
+        "$G",
+        "default_permissions",
+        "nkey",
+        "exports",
+        "limits",
+        "mappings",
+        "no_auth_user",
+        "lame_duck_duration",
+        "lame_duck_grace_period",
+        "\"30s\"",
     ];
 
     proptest! {

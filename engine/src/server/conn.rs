@@ -7,8 +7,9 @@ use super::outbound::{CloseReason, Outbound};
 use super::shared::ConnShared;
 use super::subscription::{SubRef, Subscription};
 use super::{Account, Server};
-use crate::auth::ResolvedPermissions;
+use crate::auth::{Authenticator, ResolvedPermissions};
 use crate::error::ClientError;
+use crate::options::Options;
 use crate::prelude::*;
 use crate::proto::{encode, ClientOp, ParseError, ParserLimits, ServerParser};
 use crate::subject;
@@ -101,6 +102,10 @@ impl<'a> Msg<'a> {
 #[derive(Debug)]
 pub struct Connection {
     server: Arc<Server>,
+    /// Snapshot of the server's options and authenticator, refreshed after a reload.
+    options: Arc<Options>,
+    auth: Arc<Authenticator>,
+    config_generation: u64,
     account: Arc<Account>,
     shared: Arc<ConnShared>,
     parser: ServerParser,
@@ -142,11 +147,10 @@ impl Connection {
         over_connection_limit: bool,
     ) -> Self {
         let o = server.options();
-        let limits = ParserLimits {
-            max_control_line: o.max_control_line,
-            max_payload: o.max_payload,
-        };
-        let auth_required = server.authenticator().is_required();
+        let auth = server.authenticator();
+        let config_generation = server.config_generation();
+        let limits = parser_limits(&o);
+        let auth_required = auth.is_required();
         let mut rng = server.seed() ^ shared.id().wrapping_mul(0x9E37_79B9_7F4A_7C15);
         let first_ping = o.ping_interval.min(FIRST_PING_INTERVAL);
         // Like nats-server, spread first pings by up to 20 %.
@@ -168,6 +172,9 @@ impl Connection {
             wake: Vec::new(),
             expired: Vec::new(),
             auth_deadline: auth_required.then(|| now + o.authorization.timeout_or_default()),
+            options: o.clone(),
+            auth,
+            config_generation,
             next_ping: Some(now + first_ping),
             pings_out: 0,
             ping_sent_at: None,
@@ -214,6 +221,7 @@ impl Connection {
             buf.clear();
             return false;
         }
+        self.refresh_config();
         self.shared.meta.lock().last_activity = now;
         while !self.shared.is_closed() {
             let (consumed, publish) = match self.parser.parse(&buf[..]) {
@@ -282,6 +290,7 @@ impl Connection {
         if self.is_closed() {
             return;
         }
+        self.refresh_config();
         if self.auth_deadline.is_some_and(|d| d <= now) {
             self.auth_deadline = None;
             if !self.connect_received {
@@ -299,8 +308,28 @@ impl Connection {
         self.finish_batch();
     }
 
+    /// After a reload: take the new limits, and the new permissions of this user (a
+    /// reload that revoked the credentials has already closed the connection).
+    fn refresh_config(&mut self) {
+        let generation = self.server.config_generation();
+        if generation == self.config_generation {
+            return;
+        }
+        self.config_generation = generation;
+        self.options = self.server.options();
+        self.auth = self.server.authenticator();
+        self.parser.set_limits(parser_limits(&self.options));
+        if self.connect_received {
+            let creds = self.shared.credentials.lock().clone();
+            if let Some(grant) = creds.and_then(|c| self.auth.authenticate(&c)) {
+                self.perms = grant.permissions;
+                self.pub_allowed_cache.clear();
+            }
+        }
+    }
+
     fn ping_timer(&mut self, now: Instant) {
-        let interval = self.server.options().ping_interval;
+        let interval = self.options.ping_interval;
         self.next_ping = Some(now + interval);
         if !self.connect_received {
             return;
@@ -309,7 +338,7 @@ impl Connection {
         if !need_rtt && now.saturating_since(self.last_in) < interval {
             return;
         }
-        if self.pings_out + 1 > self.server.options().ping_max {
+        if self.pings_out + 1 > self.options.ping_max {
             self.server
                 .stats
                 .stale_connections
@@ -392,7 +421,7 @@ impl Connection {
             );
             return;
         }
-        let Some(grant) = self.server.authenticator().authenticate(&opts) else {
+        let Some(grant) = self.auth.authenticate(&opts) else {
             self.fail(
                 ClientError::AuthorizationViolation,
                 CloseReason::AuthenticationViolation,
@@ -408,6 +437,9 @@ impl Connection {
         }
         self.perms = grant.permissions;
         self.pub_allowed_cache.clear();
+        self.account = self.server.account_named(grant.account.as_deref());
+        self.shared.protocol.store(opts.protocol, Ordering::Relaxed);
+        *self.shared.credentials.lock() = Some(opts.clone());
         {
             let mut meta = self.shared.meta.lock();
             meta.name = opts.name.clone().unwrap_or_default();
@@ -439,7 +471,7 @@ impl Connection {
                 return;
             }
         }
-        let max_subs = self.server.options().max_subscriptions;
+        let max_subs = self.options.max_subscriptions;
         let sub = {
             let mut subs = self.shared.subs.lock();
             if subs.contains_key(sid) {
@@ -502,7 +534,7 @@ impl Connection {
             return;
         }
         self.ok();
-        let delivered = if self.server.options().no_sublist_cache {
+        let delivered = if self.options.no_sublist_cache {
             let result = self.account.sublist.matches(msg.subject);
             self.deliver_all(&result, &msg, now)
         } else {
@@ -565,7 +597,7 @@ impl Connection {
         } else {
             msg.payload()
         };
-        let max_pending = self.server.options().max_pending;
+        let max_pending = self.options.max_pending;
         let over_limit = {
             let mut out = target.outbound();
             if out.is_closed() {
@@ -741,6 +773,13 @@ impl Connection {
 impl Drop for Connection {
     fn drop(&mut self) {
         self.close(CloseReason::ClientClosed);
+    }
+}
+
+fn parser_limits(o: &Options) -> ParserLimits {
+    ParserLimits {
+        max_control_line: o.max_control_line,
+        max_payload: o.max_payload,
     }
 }
 

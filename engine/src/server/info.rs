@@ -20,6 +20,8 @@ pub(crate) struct Info<'a> {
     auth_required: bool,
     #[serde(skip_serializing_if = "core::ops::Not::not")]
     jetstream: bool,
+    #[serde(skip_serializing_if = "core::ops::Not::not")]
+    ldm: bool,
     client_id: u64,
     client_ip: &'a str,
 }
@@ -39,6 +41,7 @@ pub(crate) fn info_json(server: &Server, cid: u64, client_ip: &str) -> Vec<u8> {
         max_payload: o.max_payload,
         auth_required: server.authenticator().is_required(),
         jetstream: false,
+        ldm: server.in_lame_duck(),
         client_id: cid,
         client_ip,
     };

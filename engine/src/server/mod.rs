@@ -39,18 +39,23 @@ pub use shared::{ConnMeta, ConnShared, Counters};
 pub use subscription::{SubRef, Subscription};
 
 use crate::auth::Authenticator;
+use crate::error::ClientError;
 use crate::options::Options;
 use crate::prelude::*;
 use crate::sublist::SharedSublist;
-use crate::sync::Mutex;
+use crate::sync::{Mutex, RwLock};
 use crate::time::Instant;
-use core::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use core::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use core::time::Duration;
 use hashbrown::HashMap;
 
 /// The nats-server version whose client-facing behaviour rnats implements.
 pub const NATS_VERSION: &str = "2.10.0";
 /// The rnats version.
 pub const RNATS_VERSION: &str = env!("CARGO_PKG_VERSION");
+
+/// The name of the global account.
+pub const GLOBAL_ACCOUNT: &str = "$G";
 
 /// A subject namespace with its own subscriptions.
 #[derive(Debug)]
@@ -59,6 +64,47 @@ pub struct Account {
     pub name: String,
     /// Who is interested in what.
     pub sublist: SharedSublist<SubRef>,
+}
+
+impl Account {
+    fn new(name: &str) -> Account {
+        Account {
+            name: name.to_string(),
+            sublist: SharedSublist::new(),
+        }
+    }
+}
+
+/// How lame duck mode closes clients: wait `grace`, then close `batch` clients every
+/// `interval` so that all are gone by the end of `lame_duck_duration` (nats-server's plan).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LameDuckSchedule {
+    /// Wait before the first close.
+    pub grace: Duration,
+    /// Clients closed at a time.
+    pub batch: usize,
+    /// Pause between batches.
+    pub interval: Duration,
+}
+
+/// Plan the closing of `clients` connections in lame duck mode.
+pub fn lame_duck_schedule(options: &Options, clients: usize) -> LameDuckSchedule {
+    let grace = options.lame_duck_grace_period;
+    let spread = options.lame_duck_duration.saturating_sub(grace);
+    let clients = clients.max(1);
+    let mut interval = spread / clients as u32;
+    let mut batch = 1;
+    let min = Duration::from_millis(1);
+    if interval < min {
+        interval = min;
+        let slots = (spread.as_millis() as usize).max(1);
+        batch = clients.div_ceil(slots);
+    }
+    LameDuckSchedule {
+        grace,
+        batch,
+        interval,
+    }
 }
 
 /// Server-wide counters.
@@ -83,23 +129,32 @@ pub struct PeerAddr {
     pub port: u16,
 }
 
+/// The configuration in force; replaced as a whole on reload.
+#[derive(Debug)]
+struct Live {
+    options: Arc<Options>,
+    auth: Arc<Authenticator>,
+}
+
 /// One server: options, accounts, connections, counters. Shared by every connection task.
 #[derive(Debug)]
 pub struct Server {
-    options: Options,
+    live: RwLock<Live>,
+    /// Bumped on every reload; connections refresh their snapshot when it changes.
+    config_generation: AtomicU64,
     id: String,
     name: String,
-    auth: Authenticator,
-    account: Arc<Account>,
+    global: Arc<Account>,
+    accounts: Mutex<HashMap<String, Arc<Account>>>,
     conns: Mutex<HashMap<u64, Arc<ConnShared>>>,
     next_cid: AtomicU64,
     num_conns: AtomicUsize,
+    lame_duck: AtomicBool,
     /// Server-wide counters.
     pub stats: ServerStats,
+    pub(crate) monitor: crate::monitor::MonitorState,
     start: Instant,
     seed: u64,
-    /// `/varz` request counters and CPU sample.
-    pub(crate) monitor: crate::monitor::MonitorState,
 }
 
 impl Server {
@@ -108,28 +163,140 @@ impl Server {
     pub fn new(options: Options, seed: u64, now: Instant) -> Arc<Server> {
         let id = info::server_id(seed);
         let name = options.server_name.clone().unwrap_or_else(|| id.clone());
-        Arc::new(Server {
-            auth: Authenticator::new(&options.authorization),
-            options,
+        let server = Arc::new(Server {
+            live: RwLock::new(Live {
+                auth: Arc::new(Authenticator::new(&options)),
+                options: Arc::new(options),
+            }),
+            config_generation: AtomicU64::new(0),
             name,
             id,
-            account: Arc::new(Account {
-                name: "$G".to_string(),
-                sublist: SharedSublist::new(),
-            }),
+            global: Arc::new(Account::new(GLOBAL_ACCOUNT)),
+            accounts: Mutex::new(HashMap::new()),
             conns: Mutex::new(HashMap::new()),
             next_cid: AtomicU64::new(1),
             num_conns: AtomicUsize::new(0),
+            lame_duck: AtomicBool::new(false),
             stats: ServerStats::default(),
+            monitor: crate::monitor::MonitorState::default(),
             start: now,
             seed,
-            monitor: crate::monitor::MonitorState::default(),
-        })
+        });
+        server.register_accounts();
+        server
     }
 
-    /// The options in force.
-    pub fn options(&self) -> &Options {
-        &self.options
+    /// Make sure every configured account exists (existing ones keep their interest).
+    fn register_accounts(&self) {
+        let options = self.options();
+        let mut accounts = self.accounts.lock();
+        for a in &options.accounts {
+            accounts
+                .entry(a.name.clone())
+                .or_insert_with(|| Arc::new(Account::new(&a.name)));
+        }
+    }
+
+    /// The account called `name` (`None` or `$G`: the global account).
+    pub fn account_named(&self, name: Option<&str>) -> Arc<Account> {
+        match name {
+            None => self.global.clone(),
+            Some(n) if n == GLOBAL_ACCOUNT => self.global.clone(),
+            Some(n) => self
+                .accounts
+                .lock()
+                .entry(n.to_string())
+                .or_insert_with(|| Arc::new(Account::new(n)))
+                .clone(),
+        }
+    }
+
+    /// Every account, the global one first.
+    pub fn accounts(&self) -> Vec<Arc<Account>> {
+        let mut v = vec![self.global.clone()];
+        let mut rest: Vec<_> = self.accounts.lock().values().cloned().collect();
+        rest.sort_by(|a, b| a.name.cmp(&b.name));
+        v.extend(rest);
+        v
+    }
+
+    /// Replace the configuration (SIGHUP). Listen addresses, the server name and the
+    /// monitoring port cannot change while running; they are kept and named in the
+    /// returned list. Connections whose credentials no longer pass are sent
+    /// `-ERR 'Authorization Violation'` and closed; the others pick up new limits and
+    /// permissions at their next input.
+    pub fn reload(&self, mut options: Options) -> Vec<&'static str> {
+        let current = self.options();
+        let mut kept = Vec::new();
+        if options.host != current.host || (options.port.is_some() && options.port != current.port)
+        {
+            kept.push("listen");
+        }
+        options.host = current.host.clone();
+        options.port = current.port;
+        if options.http_port != current.http_port || options.http_host != current.http_host {
+            kept.push("http");
+        }
+        options.http_port = current.http_port;
+        options.http_host = current.http_host.clone();
+        if options.server_name != current.server_name {
+            kept.push("server_name");
+        }
+        options.server_name = current.server_name.clone();
+        let auth = Arc::new(Authenticator::new(&options));
+        {
+            let mut live = self.live.write();
+            live.options = Arc::new(options);
+            live.auth = auth.clone();
+        }
+        self.register_accounts();
+        self.config_generation.fetch_add(1, Ordering::Release);
+        for conn in self.connections() {
+            let still_allowed = match &*conn.credentials.lock() {
+                Some(creds) => auth.authenticate(creds).is_some(),
+                None => !auth.is_required(),
+            };
+            if !still_allowed {
+                conn.fail(
+                    &ClientError::AuthorizationViolation,
+                    CloseReason::AuthenticationViolation,
+                );
+            }
+        }
+        kept
+    }
+
+    /// Enter lame duck mode: new connections are refused by the frontend, and every
+    /// client that understands async INFO (`protocol: 1`) is told with `"ldm": true` so
+    /// it can reconnect elsewhere. The frontend then closes clients following
+    /// [`lame_duck_schedule`].
+    pub fn enter_lame_duck(&self) {
+        self.lame_duck.store(true, Ordering::Relaxed);
+        for conn in self.connections() {
+            if conn.protocol.load(Ordering::Relaxed) >= 1 {
+                let ip = conn.meta.lock().ip.clone();
+                let json = info::info_json(self, conn.id(), &ip);
+                conn.queue_info(&json);
+            }
+        }
+    }
+
+    /// Whether the server is in lame duck mode.
+    pub fn in_lame_duck(&self) -> bool {
+        self.lame_duck.load(Ordering::Relaxed)
+    }
+
+    /// The options in force (a snapshot; a reload replaces them).
+    pub fn options(&self) -> Arc<Options> {
+        self.live.read().options.clone()
+    }
+
+    pub(crate) fn authenticator(&self) -> Arc<Authenticator> {
+        self.live.read().auth.clone()
+    }
+
+    pub(crate) fn config_generation(&self) -> u64 {
+        self.config_generation.load(Ordering::Acquire)
     }
 
     /// The server id (`N…`, 56 characters).
@@ -149,7 +316,7 @@ impl Server {
 
     /// The global account.
     pub fn account(&self) -> &Arc<Account> {
-        &self.account
+        &self.global
     }
 
     /// Number of open client connections.
@@ -166,7 +333,7 @@ impl Server {
 
     /// Number of subscriptions in all accounts.
     pub fn num_subscriptions(&self) -> usize {
-        self.account.sublist.count()
+        self.accounts().iter().map(|a| a.sublist.count()).sum()
     }
 
     /// Accept a new client connection. Its INFO (and, over `max_connections`, its
@@ -184,13 +351,9 @@ impl Server {
         };
         let shared = Arc::new(ConnShared::new(cid, meta));
         let over_limit =
-            self.num_conns.fetch_add(1, Ordering::Relaxed) >= self.options.max_connections;
+            self.num_conns.fetch_add(1, Ordering::Relaxed) >= self.options().max_connections;
         self.conns.lock().insert(cid, shared.clone());
         Connection::new(self.clone(), shared, now, over_limit)
-    }
-
-    pub(crate) fn authenticator(&self) -> &Authenticator {
-        &self.auth
     }
 
     pub(crate) fn seed(&self) -> u64 {

@@ -1,14 +1,17 @@
 //! The part of a connection that other connections and the monitor touch: its outbound
 //! queue, counters, subscriptions and descriptive metadata.
 
+use super::connect::ConnectOptions;
 use super::outbound::{CloseReason, Outbound, WriteEvent};
 use super::subscription::Subscription;
+use crate::error::ClientError;
 use crate::prelude::*;
+use crate::proto::encode;
 use crate::sync::{Mutex, MutexGuard};
 use crate::time::Instant;
 use alloc::collections::VecDeque;
 use bytes::Bytes;
-use core::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use core::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
 use core::task::{Context, Poll};
 use core::time::Duration;
 use hashbrown::HashMap;
@@ -95,6 +98,10 @@ pub struct ConnShared {
     pub(crate) tracks_responses: AtomicBool,
     /// `allow_responses` limits (replies per request, expiry) of this connection's user.
     pub(crate) response_limits: Mutex<Option<(usize, Duration)>>,
+    /// The CONNECT this connection logged in with (re-checked on config reload).
+    pub(crate) credentials: Mutex<Option<ConnectOptions>>,
+    /// The `protocol` from CONNECT (async INFO goes only to 1 and above).
+    pub(crate) protocol: AtomicI64,
     closed: AtomicBool,
 }
 
@@ -110,6 +117,8 @@ impl ConnShared {
             responses: Mutex::new(HashMap::new()),
             tracks_responses: AtomicBool::new(false),
             response_limits: Mutex::new(None),
+            credentials: Mutex::new(None),
+            protocol: AtomicI64::new(0),
             closed: AtomicBool::new(false),
         }
     }
@@ -165,6 +174,40 @@ impl ConnShared {
         }
         if let Some(r) = reader {
             r.wake();
+        }
+    }
+
+    /// Queue `-ERR` and close, from outside the connection's own task (e.g. a reload that
+    /// revokes its credentials).
+    pub(crate) fn fail(&self, err: &ClientError, reason: CloseReason) {
+        {
+            let mut out = self.outbound.lock();
+            if out.is_closed() {
+                return;
+            }
+            let before = out.tail().len();
+            encode::err(out.tail(), err);
+            let added = out.tail().len() - before;
+            out.added(added);
+        }
+        self.close(reason);
+    }
+
+    /// Queue an async INFO (lame duck mode) and wake the writer.
+    pub(crate) fn queue_info(&self, json: &[u8]) {
+        let waker = {
+            let mut out = self.outbound.lock();
+            if out.is_closed() {
+                return;
+            }
+            let before = out.tail().len();
+            encode::info(out.tail(), json);
+            let added = out.tail().len() - before;
+            out.added(added);
+            out.take_writer_waker()
+        };
+        if let Some(w) = waker {
+            w.wake();
         }
     }
 

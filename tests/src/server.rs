@@ -1,0 +1,742 @@
+//! Locating server binaries, starting them on free ports, running them to completion.
+
+use std::collections::HashSet;
+use std::io::Read;
+use std::net::{TcpListener, TcpStream};
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Mutex, OnceLock};
+use std::time::{Duration, Instant};
+
+use crate::{Frontend, ServerKind, Transport};
+
+/// How a test wants its server started.
+///
+/// In `config_file_text`, `args`, and `extra_files` the placeholders `{port}` and
+/// `{http_port}` are replaced with the ports the harness allocated, and `{dir}` with the
+/// server's private temp directory (for pid files, log files, includes by absolute path).
+#[derive(Clone, Debug)]
+pub struct ServerConfig {
+    /// Written to `server.conf` in the server's private temp dir and passed as `-c <path>`.
+    pub config_file_text: Option<String>,
+    /// Extra command-line arguments, appended after the harness's own.
+    pub args: Vec<String>,
+    /// Start the HTTP monitor: allocates `{http_port}`, adds `-m <http_port>` (unless
+    /// `listen_args` is off) and waits until that port accepts connections.
+    pub monitoring: bool,
+    /// Files written next to the config file (`(name, contents)`), e.g. for `include`.
+    pub extra_files: Vec<(String, String)>,
+    /// Extra environment variables for the server process.
+    pub env: Vec<(String, String)>,
+    /// Pass `-a 127.0.0.1 -p <port>` (and `-m <http_port>` with `monitoring`); default
+    /// `true`. Tests of other spellings of these flags set it to `false` and put `{port}` /
+    /// `{http_port}` into `args` or the config themselves.
+    pub listen_args: bool,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        ServerConfig {
+            config_file_text: None,
+            args: Vec::new(),
+            monitoring: false,
+            extra_files: Vec::new(),
+            env: Vec::new(),
+            listen_args: true,
+        }
+    }
+}
+
+impl ServerConfig {
+    /// A server with the given config file text.
+    pub fn config(text: impl Into<String>) -> Self {
+        ServerConfig {
+            config_file_text: Some(text.into()),
+            ..Default::default()
+        }
+    }
+
+    /// A server with extra command-line arguments.
+    pub fn args<I, S>(args: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        ServerConfig {
+            args: args.into_iter().map(Into::into).collect(),
+            ..Default::default()
+        }
+    }
+
+    /// Builder: enable the HTTP monitor.
+    pub fn with_monitoring(mut self) -> Self {
+        self.monitoring = true;
+        self
+    }
+
+    /// Builder: add an environment variable.
+    pub fn with_env(mut self, key: &str, value: &str) -> Self {
+        self.env.push((key.to_string(), value.to_string()));
+        self
+    }
+
+    /// Builder: add a file next to the config file.
+    pub fn with_file(mut self, name: &str, contents: &str) -> Self {
+        self.extra_files
+            .push((name.to_string(), contents.to_string()));
+        self
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// Binaries
+// ---------------------------------------------------------------------------------------
+
+/// Path of the reference `nats-server`: `NATS_SERVER_BIN`, else the first `nats-server` on
+/// `PATH` (plus `/usr/sbin`, where Debian installs it). Panics with install instructions
+/// when it is missing: the suite must never silently skip the reference.
+pub fn nats_server_binary() -> PathBuf {
+    if let Ok(p) = std::env::var("NATS_SERVER_BIN") {
+        let p = PathBuf::from(p);
+        assert!(
+            p.is_file(),
+            "NATS_SERVER_BIN={} does not exist",
+            p.display()
+        );
+        return p;
+    }
+    let path = std::env::var("PATH").unwrap_or_default();
+    let dirs = std::env::split_paths(&path).chain([PathBuf::from("/usr/sbin"), "/usr/bin".into()]);
+    for dir in dirs {
+        let cand = dir.join("nats-server");
+        if cand.is_file() {
+            return cand;
+        }
+    }
+    panic!(
+        "the reference nats-server was not found on PATH (nor NATS_SERVER_BIN).\n\
+         Install it: `sudo apt-get install nats-server` (Debian/Ubuntu; scripts/install-test-deps.sh does this),\n\
+         or point NATS_SERVER_BIN at a nats-server binary. The differential tests cannot run without it."
+    )
+}
+
+/// Profile directory of the running test binary (`…/target/<profile>/deps/<test>` → `…/target/<profile>`).
+fn profile_dir() -> Option<PathBuf> {
+    let exe = std::env::current_exe().ok()?;
+    let deps = exe.parent()?;
+    if deps.file_name()? == "deps" {
+        Some(deps.parent()?.to_path_buf())
+    } else {
+        Some(deps.to_path_buf())
+    }
+}
+
+fn workspace_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("tests/ has a parent")
+        .to_path_buf()
+}
+
+/// Looks for the binary in the target directory, without building.
+fn find_built_binary(f: Frontend) -> Option<PathBuf> {
+    let mut cands = Vec::new();
+    if let Some(d) = profile_dir() {
+        cands.push(d.join(f.bin()));
+    }
+    if let Ok(t) = std::env::var("CARGO_TARGET_DIR") {
+        cands.push(PathBuf::from(&t).join("debug").join(f.bin()));
+        cands.push(PathBuf::from(&t).join("release").join(f.bin()));
+    }
+    let t = workspace_root().join("target");
+    cands.push(t.join("debug").join(f.bin()));
+    cands.push(t.join("release").join(f.bin()));
+    cands.into_iter().find(|p| p.is_file())
+}
+
+/// Runs `cargo build -p <package> --bin <bin>` (`--profile test`, or `--release` when the
+/// test binary is a release build) and returns the executable cargo reports.
+fn cargo_build(f: Frontend) -> Result<PathBuf, String> {
+    let cargo = std::env::var("CARGO")
+        .ok()
+        .or_else(|| option_env!("CARGO").map(str::to_string))
+        .unwrap_or_else(|| "cargo".to_string());
+    let mut cmd = Command::new(&cargo);
+    cmd.current_dir(workspace_root()).args([
+        "build",
+        "-p",
+        f.package(),
+        "--bin",
+        f.bin(),
+        "--message-format=json-render-diagnostics",
+    ]);
+    // Same profile as the test binary: `test` (→ target/debug) reuses the dependencies
+    // `cargo test` just compiled; a release test build gets a release server.
+    if profile_dir().is_some_and(|d| d.file_name().is_some_and(|n| n == "release")) {
+        cmd.arg("--release");
+    } else {
+        cmd.args(["--profile", "test"]);
+    }
+    let out = cmd
+        .stderr(Stdio::piped())
+        .stdout(Stdio::piped())
+        .output()
+        .map_err(|e| format!("running {cargo}: {e}"))?;
+    if !out.status.success() {
+        return Err(format!(
+            "`cargo build -p {} --bin {}` failed:\n{}",
+            f.package(),
+            f.bin(),
+            String::from_utf8_lossy(&out.stderr)
+        ));
+    }
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    for line in stdout.lines().rev() {
+        let Ok(v) = serde_json::from_str::<serde_json::Value>(line) else {
+            continue;
+        };
+        if v["reason"] == "compiler-artifact" && v["target"]["name"] == f.bin() {
+            if let Some(exe) = v["executable"].as_str() {
+                return Ok(PathBuf::from(exe));
+            }
+        }
+    }
+    find_built_binary(f).ok_or_else(|| {
+        format!(
+            "cargo built {} but reported no executable for bin {}",
+            f.package(),
+            f.bin()
+        )
+    })
+}
+
+/// Path of an rnats frontend binary: its env variable (e.g. `RNATS_SERVER_BIN`), else a
+/// fresh `cargo build` (once per test process), else — with `RNATS_TEST_NO_BUILD=1` — the
+/// binary already in the target directory.
+fn rnats_binary(f: Frontend) -> PathBuf {
+    if let Ok(p) = std::env::var(f.bin_env()) {
+        let p = PathBuf::from(p);
+        assert!(
+            p.is_file(),
+            "{}={} does not exist",
+            f.bin_env(),
+            p.display()
+        );
+        return p;
+    }
+    /// Outcome of the one build per frontend and test process.
+    type Builds = Vec<(Frontend, Result<PathBuf, String>)>;
+    static BUILT: OnceLock<Mutex<Builds>> = OnceLock::new();
+    let cell = BUILT.get_or_init(|| Mutex::new(Vec::new()));
+    let mut built = cell.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some((_, r)) = built.iter().find(|(k, _)| *k == f) {
+        return r.clone().unwrap_or_else(|e| panic!("{e}"));
+    }
+    let no_build = std::env::var("RNATS_TEST_NO_BUILD").is_ok_and(|v| v == "1");
+    let r = if no_build {
+        find_built_binary(f).ok_or_else(|| {
+            format!(
+                "{} not found in the target directory (RNATS_TEST_NO_BUILD=1): run `cargo build -p {}` or set {}",
+                f.bin(),
+                f.package(),
+                f.bin_env()
+            )
+        })
+    } else {
+        cargo_build(f)
+    };
+    built.push((f, r.clone()));
+    r.unwrap_or_else(|e| panic!("{e}"))
+}
+
+/// Path of the binary for `kind` (building rnats frontends if needed).
+pub fn server_binary(kind: ServerKind) -> PathBuf {
+    match kind {
+        ServerKind::NatsServer => nats_server_binary(),
+        ServerKind::Rnats(f) => rnats_binary(f),
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// Ports and temp dirs
+// ---------------------------------------------------------------------------------------
+
+/// A loopback port that was free a moment ago and that this process has not handed out
+/// before (the OS may still give it to someone else; [`TestServer::start`] retries).
+pub fn free_port() -> u16 {
+    static USED: OnceLock<Mutex<HashSet<u16>>> = OnceLock::new();
+    let used = USED.get_or_init(|| Mutex::new(HashSet::new()));
+    loop {
+        let l = TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");
+        let port = l.local_addr().expect("local_addr").port();
+        drop(l);
+        if used.lock().unwrap_or_else(|e| e.into_inner()).insert(port) {
+            return port;
+        }
+    }
+}
+
+/// A private directory under `std::env::temp_dir()`, removed on drop (unless
+/// `RNATS_TEST_KEEP_TMP=1`).
+pub struct TempDir {
+    path: PathBuf,
+}
+
+impl TempDir {
+    /// Creates a fresh, uniquely named directory.
+    pub fn new(tag: &str) -> TempDir {
+        TempDir {
+            path: unique_temp_dir(tag),
+        }
+    }
+
+    /// The directory.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Writes `contents` to `name` inside the directory and returns the file's path.
+    pub fn write(&self, name: &str, contents: &str) -> PathBuf {
+        let p = self.path.join(name);
+        std::fs::write(&p, contents).expect("write temp file");
+        p
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        if !std::env::var("RNATS_TEST_KEEP_TMP").is_ok_and(|v| v == "1") {
+            let _ = std::fs::remove_dir_all(&self.path);
+        }
+    }
+}
+
+fn unique_temp_dir(tag: &str) -> PathBuf {
+    static N: AtomicU64 = AtomicU64::new(0);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.subsec_nanos())
+        .unwrap_or(0);
+    let dir = std::env::temp_dir().join(format!(
+        "rnats-tests-{}-{}-{}-{}",
+        std::process::id(),
+        N.fetch_add(1, Ordering::Relaxed),
+        nanos,
+        tag
+    ));
+    std::fs::create_dir_all(&dir).expect("create temp dir");
+    dir
+}
+
+fn substitute(s: &str, port: u16, http_port: u16, dir: &Path) -> String {
+    s.replace("{port}", &port.to_string())
+        .replace("{http_port}", &http_port.to_string())
+        .replace("{dir}", &dir.display().to_string())
+}
+
+/// Makes the child die with the thread that spawned it (Linux), so a crashed or killed test
+/// process leaves no servers behind.
+fn die_with_parent(cmd: &mut Command) {
+    // SAFETY: prctl is async-signal-safe; nothing else runs between fork and exec.
+    unsafe {
+        cmd.pre_exec(|| {
+            libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
+            Ok(())
+        });
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// TestServer
+// ---------------------------------------------------------------------------------------
+
+/// A running server process, killed (SIGKILL) when dropped. When dropped during a panic
+/// the tail of its log is printed, so failures show what the server said.
+///
+/// The child gets `PR_SET_PDEATHSIG`: it is killed when the *thread* that started it exits,
+/// so keep a `TestServer` on the thread that created it (the test thread).
+pub struct TestServer {
+    kind: ServerKind,
+    child: Mutex<Child>,
+    pid: u32,
+    port: u16,
+    http_port: Option<u16>,
+    dir: PathBuf,
+    config_path: Option<PathBuf>,
+}
+
+impl TestServer {
+    /// Starts `kind` with `config` and waits until it accepts connections and sends `INFO`.
+    /// Panics (with the server's output) if that does not happen within 10 s.
+    #[track_caller]
+    pub fn start(kind: ServerKind, config: ServerConfig) -> TestServer {
+        match Self::try_start(kind, config) {
+            Ok(s) => s,
+            Err(e) => panic!("{e}"),
+        }
+    }
+
+    /// Like [`TestServer::start`] but returns the failure instead of panicking.
+    pub fn try_start(kind: ServerKind, config: ServerConfig) -> Result<TestServer, String> {
+        let bin = server_binary(kind);
+        let mut last_err = String::new();
+        for _attempt in 0..3 {
+            match Self::start_once(kind, &bin, &config) {
+                Ok(s) => return Ok(s),
+                Err((e, retry)) => {
+                    last_err = e;
+                    if !retry {
+                        break;
+                    }
+                }
+            }
+        }
+        Err(last_err)
+    }
+
+    fn start_once(
+        kind: ServerKind,
+        bin: &Path,
+        config: &ServerConfig,
+    ) -> Result<TestServer, (String, bool)> {
+        let port = free_port();
+        let http_port = if config.monitoring { free_port() } else { 0 };
+        let dir = unique_temp_dir(kind.name());
+        let sub = |s: &str| substitute(s, port, http_port, &dir);
+
+        for (name, contents) in &config.extra_files {
+            std::fs::write(dir.join(name), sub(contents)).expect("write extra file");
+        }
+        let config_path = config.config_file_text.as_ref().map(|text| {
+            let p = dir.join("server.conf");
+            std::fs::write(&p, sub(text)).expect("write config file");
+            p
+        });
+
+        let mut args: Vec<String> = Vec::new();
+        if config.listen_args {
+            args.extend([
+                "-a".into(),
+                "127.0.0.1".into(),
+                "-p".into(),
+                port.to_string(),
+            ]);
+        }
+        if config.monitoring && config.listen_args {
+            args.extend(["-m".into(), http_port.to_string()]);
+        }
+        if let Some(p) = &config_path {
+            args.extend(["-c".into(), p.display().to_string()]);
+        }
+        args.extend(config.args.iter().map(|a| sub(a)));
+
+        let log_path = dir.join("server.log");
+        let log = std::fs::File::create(&log_path).expect("create log file");
+        let log2 = log.try_clone().expect("clone log file");
+        let mut cmd = Command::new(bin);
+        cmd.args(&args)
+            .current_dir(&dir)
+            .stdin(Stdio::null())
+            .stdout(log)
+            .stderr(log2);
+        for (k, v) in &config.env {
+            cmd.env(k, v);
+        }
+        die_with_parent(&mut cmd);
+        let child = cmd
+            .spawn()
+            .map_err(|e| (format!("[{kind}] spawning {}: {e}", bin.display()), false))?;
+        let pid = child.id();
+        let server = TestServer {
+            kind,
+            child: Mutex::new(child),
+            pid,
+            port,
+            http_port: config.monitoring.then_some(http_port),
+            dir,
+            config_path,
+        };
+
+        let deadline = Instant::now() + Duration::from_secs(10);
+        let describe = |server: &TestServer, what: &str| {
+            format!(
+                "[{kind}] {what} (binary {}, args {:?}); server output:\n{}",
+                bin.display(),
+                args,
+                server.log()
+            )
+        };
+        // Client port: must accept and send a line starting with INFO.
+        let mut last_seen = String::from("connection refused");
+        loop {
+            if let Some(status) = server.exit_status() {
+                let log = server.log();
+                let in_use = log.contains("in use");
+                return Err((
+                    describe(&server, &format!("exited early with {status}")),
+                    in_use,
+                ));
+            }
+            if Instant::now() >= deadline {
+                return Err((
+                    describe(
+                        &server,
+                        &format!("did not send INFO within 10 s (last attempt: {last_seen})"),
+                    ),
+                    false,
+                ));
+            }
+            match TcpStream::connect_timeout(
+                &([127, 0, 0, 1], port).into(),
+                Duration::from_millis(200),
+            ) {
+                Ok(mut s) => {
+                    let mut line = Vec::new();
+                    let _ = s.set_read_timeout(Some(Duration::from_millis(200)));
+                    let mut b = [0u8; 1024];
+                    while Instant::now() < deadline && !line.contains(&b'\n') {
+                        match s.read(&mut b) {
+                            Ok(0) => break,
+                            Ok(n) => line.extend_from_slice(&b[..n]),
+                            Err(e)
+                                if matches!(
+                                    e.kind(),
+                                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                                ) => {}
+                            Err(_) => break,
+                        }
+                    }
+                    if line.starts_with(b"INFO ") {
+                        break;
+                    }
+                    last_seen = format!(
+                        "accepted, but the first bytes were \"{}\"",
+                        crate::show(&line)
+                    );
+                    std::thread::sleep(Duration::from_millis(20));
+                }
+                Err(e) => {
+                    last_seen = e.to_string();
+                    std::thread::sleep(Duration::from_millis(20));
+                }
+            }
+        }
+        // Monitor port: must accept.
+        if config.monitoring {
+            loop {
+                if TcpStream::connect_timeout(
+                    &([127, 0, 0, 1], http_port).into(),
+                    Duration::from_millis(200),
+                )
+                .is_ok()
+                {
+                    break;
+                }
+                if let Some(status) = server.exit_status() {
+                    return Err((
+                        describe(&server, &format!("exited early with {status}")),
+                        false,
+                    ));
+                }
+                if Instant::now() >= deadline {
+                    return Err((
+                        describe(
+                            &server,
+                            "monitor port did not accept connections within 10 s",
+                        ),
+                        false,
+                    ));
+                }
+                std::thread::sleep(Duration::from_millis(20));
+            }
+        }
+        Ok(server)
+    }
+
+    /// The server implementation.
+    pub fn kind(&self) -> ServerKind {
+        self.kind
+    }
+
+    /// Client port.
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// Client URL (`nats://127.0.0.1:PORT`), suitable for async-nats.
+    pub fn url(&self) -> String {
+        match self.kind.transport() {
+            Transport::Tcp => format!("nats://127.0.0.1:{}", self.port),
+        }
+    }
+
+    /// HTTP monitor port. Panics unless started with [`ServerConfig::monitoring`].
+    pub fn http_port(&self) -> u16 {
+        self.http_port
+            .expect("server was started without monitoring (ServerConfig::with_monitoring)")
+    }
+
+    /// Process id.
+    pub fn pid(&self) -> u32 {
+        self.pid
+    }
+
+    /// True while the process has not exited.
+    pub fn is_running(&self) -> bool {
+        self.exit_status().is_none()
+    }
+
+    /// Panics (with the server's log) if the process has exited.
+    #[track_caller]
+    pub fn assert_running(&self) {
+        if let Some(status) = self.exit_status() {
+            panic!(
+                "[{}] server process exited ({status}); output:\n{}",
+                self.kind,
+                self.log()
+            );
+        }
+    }
+
+    /// Sends a Unix signal (`libc::SIGINT`, `libc::SIGHUP`, …) to the server process.
+    pub fn signal(&self, sig: libc::c_int) {
+        // SAFETY: plain kill(2) on our own child's pid.
+        let r = unsafe { libc::kill(self.pid as libc::pid_t, sig) };
+        assert_eq!(r, 0, "kill({}, {sig}) failed", self.pid);
+    }
+
+    /// Waits up to `timeout` for the process to exit; returns its status, or `None` if it
+    /// is still running.
+    pub fn wait_exit(&self, timeout: Duration) -> Option<ExitStatus> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            if let Some(s) = self.exit_status() {
+                return Some(s);
+            }
+            if Instant::now() >= deadline {
+                return None;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+
+    fn exit_status(&self) -> Option<ExitStatus> {
+        let mut c = self.child.lock().unwrap_or_else(|e| e.into_inner());
+        c.try_wait().ok().flatten()
+    }
+
+    /// Everything the server wrote to stdout and stderr so far.
+    pub fn log(&self) -> String {
+        std::fs::read(self.dir.join("server.log"))
+            .map(|b| String::from_utf8_lossy(&b).into_owned())
+            .unwrap_or_default()
+    }
+
+    /// The server's private temp directory (config file, extra files, log).
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// Path of the config file, if one was written.
+    pub fn config_path(&self) -> Option<&Path> {
+        self.config_path.as_deref()
+    }
+}
+
+impl Drop for TestServer {
+    fn drop(&mut self) {
+        {
+            let mut c = self.child.lock().unwrap_or_else(|e| e.into_inner());
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+        if std::thread::panicking() {
+            let log = self.log();
+            let tail: Vec<&str> = log.lines().rev().take(40).collect();
+            let tail: Vec<&str> = tail.into_iter().rev().collect();
+            eprintln!(
+                "---- [{}] server log (last {} lines, pid {}, port {}) ----\n{}\n----",
+                self.kind,
+                tail.len(),
+                self.pid,
+                self.port,
+                tail.join("\n")
+            );
+        }
+        if !std::env::var("RNATS_TEST_KEEP_TMP").is_ok_and(|v| v == "1") {
+            let _ = std::fs::remove_dir_all(&self.dir);
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// Running a binary to completion (CLI tests)
+// ---------------------------------------------------------------------------------------
+
+/// What a server process printed and how it exited.
+#[derive(Debug)]
+pub struct CommandOutput {
+    /// Exit status (`None` when it had to be killed after the timeout).
+    pub status: Option<ExitStatus>,
+    /// Captured stdout.
+    pub stdout: String,
+    /// Captured stderr.
+    pub stderr: String,
+}
+
+impl CommandOutput {
+    /// Exit code, if the process exited normally.
+    pub fn code(&self) -> Option<i32> {
+        self.status.and_then(|s| s.code())
+    }
+}
+
+/// Runs the server binary of `kind` with exactly `args` (no port flags added) in `cwd`,
+/// waits up to `timeout`, kills it if still running, and returns its output.
+pub fn run_server_command(
+    kind: ServerKind,
+    args: &[&str],
+    cwd: Option<&Path>,
+    timeout: Duration,
+) -> CommandOutput {
+    let bin = server_binary(kind);
+    let dir = unique_temp_dir("cmd");
+    let out_path = dir.join("stdout");
+    let err_path = dir.join("stderr");
+    let mut cmd = Command::new(&bin);
+    cmd.args(args)
+        .current_dir(cwd.unwrap_or(&dir))
+        .stdin(Stdio::null())
+        .stdout(std::fs::File::create(&out_path).expect("create stdout file"))
+        .stderr(std::fs::File::create(&err_path).expect("create stderr file"));
+    die_with_parent(&mut cmd);
+    let mut child = cmd
+        .spawn()
+        .unwrap_or_else(|e| panic!("[{kind}] spawning {}: {e}", bin.display()));
+    let deadline = Instant::now() + timeout;
+    let status = loop {
+        if let Some(s) = child.try_wait().expect("try_wait") {
+            break Some(s);
+        }
+        if Instant::now() >= deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            break None;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    };
+    let read = |p: &Path| {
+        std::fs::read(p)
+            .map(|b| String::from_utf8_lossy(&b).into_owned())
+            .unwrap_or_default()
+    };
+    let out = CommandOutput {
+        status,
+        stdout: read(&out_path),
+        stderr: read(&err_path),
+    };
+    let _ = std::fs::remove_dir_all(&dir);
+    out
+}

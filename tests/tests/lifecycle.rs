@@ -1,0 +1,108 @@
+//! Process lifecycle: signals, lame duck mode, config reload, pid and log files.
+
+use std::time::Duration;
+
+use rnats_tests::{assert_bytes_eq, for_each_server, RawClient, ServerConfig, TestServer};
+
+const QUIET: &str = r#"{"verbose":false,"pedantic":false}"#;
+
+#[test]
+fn sigint_and_sigterm_shut_down() {
+    // nats-server 2.9.10 exits 0 on SIGINT but 1 on SIGTERM (both after a clean shutdown
+    // that closes every client).
+    for_each_server(|kind| {
+        for (sig, name, code) in [(libc::SIGINT, "SIGINT", 0), (libc::SIGTERM, "SIGTERM", 1)] {
+            let server = TestServer::start(kind, ServerConfig::default());
+            let mut c = RawClient::connected(&server, QUIET);
+            server.signal(sig);
+            let got = c.expect_closed(Duration::from_secs(5));
+            assert_bytes_eq(&got, b"", &format!("{name}: client sees a plain close"));
+            let status = server
+                .wait_exit(Duration::from_secs(5))
+                .unwrap_or_else(|| panic!("{name}: server still running after 5 s"));
+            assert_eq!(status.code(), Some(code), "{name}: exit status {status}");
+        }
+    });
+}
+
+#[test]
+fn lame_duck_mode() {
+    for_each_server(|kind| {
+        // 30 s is nats-server's minimum lame_duck_duration; with one client the server
+        // closes it right after the grace period and exits.
+        let server = TestServer::start(
+            kind,
+            ServerConfig::config(
+                "lame_duck_duration: \"30s\"\nlame_duck_grace_period: \"500ms\"\n",
+            ),
+        );
+        // Only clients that sent `protocol: 1` get async INFOs.
+        let mut c = RawClient::connected(&server, r#"{"verbose":false,"protocol":1}"#);
+        server.signal(libc::SIGUSR2);
+        let f = c.next_frame(Duration::from_secs(3)).expect("INFO with ldm");
+        assert_eq!(f.op(), "INFO", "expected an async INFO, got {f:?}");
+        let json = String::from_utf8_lossy(f.line()).to_string();
+        let info: serde_json::Value = serde_json::from_str(json[4..].trim()).unwrap();
+        assert_eq!(info["ldm"], true, "INFO: {info}");
+        // No new clients are accepted.
+        std::thread::sleep(Duration::from_millis(100));
+        assert!(
+            RawClient::try_connect(&server).is_err(),
+            "a new connection must not get INFO during lame duck mode"
+        );
+        // The existing client is closed, then the server exits (0).
+        let got = c.expect_closed(Duration::from_secs(10));
+        assert_bytes_eq(&got, b"", "close in lame duck mode");
+        let status = server
+            .wait_exit(Duration::from_secs(10))
+            .expect("server exits after lame duck mode");
+        assert_eq!(status.code(), Some(0), "exit status {status}");
+    });
+}
+
+#[test]
+fn config_reload_on_sighup() {
+    for_each_server(|kind| {
+        let server = TestServer::start(kind, ServerConfig::config("max_payload: 1KB\n"));
+        let before = RawClient::connect(&server);
+        assert_eq!(before.info()["max_payload"], 1024);
+        std::fs::write(
+            server.config_path().unwrap(),
+            "max_payload: 2KB\nauthorization { token: abc }\n",
+        )
+        .unwrap();
+        server.signal(libc::SIGHUP);
+        let info = rnats_tests::wait_for(Duration::from_secs(5), "the reload", || {
+            let c = RawClient::try_connect(&server).ok()?;
+            (c.info()["max_payload"] == 2048).then(|| c.info().clone())
+        });
+        assert_eq!(info["auth_required"], true, "INFO after reload: {info}");
+        let mut bad = RawClient::connect(&server);
+        bad.send(format!("CONNECT {QUIET}\r\nPING\r\n").as_bytes());
+        bad.expect_err_and_close("Authorization Violation");
+        let mut ok = RawClient::connect(&server);
+        let out = ok.roundtrip(b"CONNECT {\"verbose\":false,\"auth_token\":\"abc\"}\r\n");
+        assert_bytes_eq(&out, b"", "new token accepted");
+        server.assert_running();
+    });
+}
+
+#[test]
+fn pid_and_log_files() {
+    for_each_server(|kind| {
+        let server = TestServer::start(
+            kind,
+            ServerConfig::args(["-P", "{dir}/srv.pid", "-l", "{dir}/srv.log"]),
+        );
+        let pid = std::fs::read_to_string(server.dir().join("srv.pid")).expect("pid file");
+        assert_eq!(
+            pid.trim(),
+            server.pid().to_string(),
+            "pid file content {pid:?}"
+        );
+        let mut c = RawClient::connected(&server, QUIET);
+        c.roundtrip(b"");
+        let log = std::fs::read_to_string(server.dir().join("srv.log")).expect("log file");
+        assert!(!log.trim().is_empty(), "log file is empty");
+    });
+}
