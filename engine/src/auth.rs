@@ -1,7 +1,9 @@
 //! Authentication (token, user/password, users list, bcrypt hashes) and the permissions a
 //! successful login grants.
 
-use crate::options::{Options, Permissions, ResponsePermission, SubjectPermission};
+use crate::options::{
+    Options, Permissions, ResponsePermission, SubjectPermission, WebsocketOptions,
+};
 use crate::prelude::*;
 use crate::server::connect::ConnectOptions;
 use crate::subject;
@@ -82,6 +84,23 @@ impl Authenticator {
             users,
             no_auth_user: auth.no_auth_user.clone(),
         }
+    }
+
+    /// The authenticator of WebSocket clients when the `websocket` block sets its own
+    /// authentication ([`WebsocketOptions::auth_override`]): as nats-server, its user,
+    /// password, token and `no_auth_user` replace the top-level ones (the users list stays;
+    /// config validation keeps a block user or token away from it). Its single user and
+    /// token user get no permissions, as in nats-server.
+    pub fn for_websocket(options: &Options, websocket: &WebsocketOptions) -> Self {
+        let mut auth = Authenticator::new(options);
+        auth.token = websocket.token.clone();
+        auth.single_user = websocket.username.as_ref().map(|user| {
+            let password = websocket.password.clone().unwrap_or_default();
+            (user.clone(), password)
+        });
+        auth.default_permissions = None;
+        auth.no_auth_user = websocket.no_auth_user.clone();
+        auth
     }
 
     /// Whether clients must authenticate.

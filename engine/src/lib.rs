@@ -15,6 +15,7 @@
 extern crate alloc;
 
 pub mod auth;
+pub mod client;
 pub mod cli;
 pub mod config;
 pub mod error;
@@ -27,5 +28,6 @@ pub mod subject;
 pub mod sublist;
 pub mod sync;
 pub mod time;
+pub mod websocket;
 
 mod prelude;

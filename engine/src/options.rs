@@ -105,6 +105,9 @@ pub struct Options {
     pub lame_duck_grace_period: Duration,
     /// Path of the config file these options came from, if any.
     pub config_file: Option<String>,
+    /// The `websocket { ... }` block: a second listener for browser clients. `None` when
+    /// the config has no such block.
+    pub websocket: Option<WebsocketOptions>,
 }
 
 impl Default for Options {
@@ -142,6 +145,7 @@ impl Default for Options {
             lame_duck_duration: DEFAULT_LAME_DUCK_DURATION,
             lame_duck_grace_period: DEFAULT_LAME_DUCK_GRACE_PERIOD,
             config_file: None,
+            websocket: None,
         }
     }
 }
@@ -240,5 +244,61 @@ impl Default for ResponsePermission {
             max_msgs: 1,
             expires: Duration::from_secs(120),
         }
+    }
+}
+
+/// The `websocket { ... }` block, as nats-server 2.9 reads it.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct WebsocketOptions {
+    /// Interface to listen on (`host`, `net`, `listen`); the config loader fills in
+    /// `0.0.0.0` when the block sets none.
+    pub host: String,
+    /// Port (`port`, `listen`), with the convention of `http_port`: `None` leaves the
+    /// listener off (port 0 or no port, as in nats-server); `Some(0)` picks a random free
+    /// port (`-1` in the config). Once listening, frontends store the bound port here so that
+    /// `/varz` shows it.
+    pub port: Option<u16>,
+    /// `advertise`: the `host:port` to tell clients (shown in `/varz`).
+    pub advertise: Option<String>,
+    /// `no_tls: true`: serve plain `ws://`. nats-server refuses to start without it unless a
+    /// `tls` block is given; rnats has no TLS yet and refuses a `tls` block, so it is
+    /// required.
+    pub no_tls: bool,
+    /// `same_origin`: a browser's `Origin` must be the host and port it connected to.
+    pub same_origin: bool,
+    /// `allowed_origins`: a browser's `Origin` must be one of these URLs (scheme, host,
+    /// port).
+    pub allowed_origins: Vec<String>,
+    /// `compression`: allow permessage-deflate. Accepted and shown in `/varz`; rnats always
+    /// declines the extension, which every client handles.
+    pub compression: bool,
+    /// `handshake_timeout`: how long the HTTP upgrade may take; `None` = no limit (the
+    /// nats-server default).
+    pub handshake_timeout: Option<Duration>,
+    /// `jwt_cookie`: accepted; JWT authentication is not supported by rnats yet.
+    pub jwt_cookie: Option<String>,
+    /// `no_auth_user` for WebSocket clients (overrides the top-level one).
+    pub no_auth_user: Option<String>,
+    /// `authorization { user }`: the user WebSocket clients must log in as.
+    pub username: Option<String>,
+    /// `authorization { password }`.
+    pub password: Option<String>,
+    /// `authorization { token }`.
+    pub token: Option<String>,
+    /// `authorization { timeout }`: the auth timeout for WebSocket clients.
+    pub auth_timeout: Option<Duration>,
+}
+
+impl WebsocketOptions {
+    /// Whether the listener is on (nats-server: a port other than 0).
+    pub fn enabled(&self) -> bool {
+        self.port.is_some()
+    }
+
+    /// Whether the block sets its own authentication for WebSocket clients (nats-server's
+    /// `authOverride`): then `username`/`password`/`token`/`no_auth_user` replace the
+    /// top-level ones for them, and they must authenticate even if TCP clients need not.
+    pub fn auth_override(&self) -> bool {
+        self.username.is_some() || self.token.is_some() || self.no_auth_user.is_some()
     }
 }

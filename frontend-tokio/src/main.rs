@@ -1,204 +1,151 @@
 //! `rnats-server`: the rnats engine served over TCP on tokio. It takes nats-server's
-//! command line and config file.
+//! command line and config file. The server itself (accept loop, client loops, signals,
+//! monitoring) is `rnats_host::serve`; this file lends it tokio's timers, tasks, sockets
+//! and signals.
 
-mod client;
-mod monitor;
-
-use rnats_engine::server::{lame_duck_schedule, CloseReason, Server};
-use rnats_host::logger::Logger;
-use rnats_host::startup::{self, Start};
-use rnats_host::{clock, seed};
+use rnats_host::runtime::{Runtime, Signal, SignalSource};
+use rnats_host::{serve, startup};
+use std::io::{self, IoSlice};
 use std::net::SocketAddr;
+use std::pin::Pin;
 use std::process::ExitCode;
-use std::sync::Arc;
-use std::time::Duration;
+use std::task::{ready, Context, Poll};
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::net::TcpListener;
 use tokio::signal::unix::{signal, SignalKind};
 
 fn main() -> ExitCode {
-    let mut opts = match startup::from_args("rnats-server") {
-        Start::Run(opts) => *opts,
-        Start::Exit(code) => return code,
-    };
-    let log = match Logger::new(&opts) {
-        Ok(log) => Arc::new(log),
-        Err(e) => {
-            eprintln!("rnats-server: cannot open log file: {e}");
-            return ExitCode::from(1);
-        }
-    };
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(rt) => rt,
-        Err(e) => {
-            log.fatal(&format!("cannot start the tokio runtime: {e}"));
-            return ExitCode::from(1);
-        }
-    };
-    runtime.block_on(async move {
-        let listener = match TcpListener::bind((opts.host.as_str(), opts.port.unwrap_or(0))).await {
-            Ok(l) => l,
+    startup::main("rnats-server", |opts, log| {
+        let runtime = match tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .build()
+        {
+            Ok(rt) => rt,
             Err(e) => {
-                log.fatal(&format!(
-                    "Error listening on port: {}, \"{e}\"",
-                    startup::host_port(&opts.host, opts.port.unwrap_or(0))
-                ));
+                log.fatal(&format!("cannot start the tokio runtime: {e}"));
                 return ExitCode::from(1);
             }
         };
-        let bound = listener.local_addr().map(|a| a.port()).unwrap_or(0);
-        opts.port = Some(bound);
-        let server = Server::new(opts, seed(), clock::now());
-        startup::log_banner(&log, &server);
-        if let Some(port) = server.options().http_port {
-            match monitor::start(server.clone(), port, log.clone()).await {
-                Ok(addr) => startup::log_http(&log, &server.options().http_host, addr.port()),
-                Err(e) => {
-                    log.fatal(&format!("Can't listen to the monitor port: {e}"));
-                    return ExitCode::from(1);
-                }
-            }
-        }
-        if let Err(e) = startup::write_pid_file(&server.options()) {
-            log.fatal(&format!("Could not write pidfile: {e}"));
-            return ExitCode::from(1);
-        }
-        startup::log_ready(&log, &server.options().host, bound);
-        let code = serve(server.clone(), listener, log.clone()).await;
-        log.info("Server Exiting..");
-        startup::remove_pid_file(&server.options());
-        code
+        // The `websocket` block's listener (off without one) serves browsers from the
+        // same server.
+        let websocket = Box::new(rnats_ws::WebsocketGateway::<Tokio>::new());
+        runtime.block_on(serve::run_with(Tokio, opts, log, vec![websocket]))
     })
 }
 
-/// Why the accept loop ended.
-enum Stop {
-    /// SIGINT: exit 0.
-    Interrupt,
-    /// SIGTERM: exit 1, as nats-server does.
-    Terminate,
-    /// SIGUSR2: lame duck mode, then exit 0.
-    LameDuck,
-}
+/// The tokio runtime the server runs in (the one `main` entered).
+#[derive(Clone, Copy)]
+struct Tokio;
 
-/// Accept clients until a signal says stop; reload on SIGHUP. Returns the exit code.
-async fn serve(server: Arc<Server>, listener: TcpListener, log: Arc<Logger>) -> ExitCode {
-    let signals = (
-        signal(SignalKind::interrupt()),
-        signal(SignalKind::terminate()),
-        signal(SignalKind::hangup()),
-        signal(SignalKind::user_defined2()),
-    );
-    let (Ok(mut sigint), Ok(mut sigterm), Ok(mut sighup), Ok(mut sigusr2)) = signals else {
-        log.fatal("cannot install signal handlers");
-        return ExitCode::from(1);
-    };
-    let tasks = tokio_util_tracker::Tracker::default();
-    let stop = loop {
-        tokio::select! {
-            accepted = listener.accept() => match accepted {
-                Ok((stream, peer)) => {
-                    tasks.spawn(client::serve(server.clone(), stream, peer, log.clone()));
-                }
-                Err(e) => {
-                    log.error(&format!("Error accepting client connection: {e}"));
-                    tokio::time::sleep(Duration::from_millis(10)).await;
-                }
-            },
-            _ = sigint.recv() => { log.info("Trapped \"interrupt\" signal"); break Stop::Interrupt; }
-            _ = sigterm.recv() => { log.info("Trapped \"terminated\" signal"); break Stop::Terminate; }
-            _ = sighup.recv() => startup::reload(&log, &server),
-            _ = sigusr2.recv() => break Stop::LameDuck,
-        }
-    };
-    drop(listener);
-    if let Stop::LameDuck = stop {
-        lame_duck(&server, &log, &mut sigint, &mut sigterm).await;
+impl Runtime for Tokio {
+    type Sleep = tokio::time::Sleep;
+    type Listener = TcpListener;
+    type Reader = Reader;
+    type Writer = Writer;
+    type Signals = TokioSignals;
+
+    fn sleep_until(&self, deadline: std::time::Instant) -> Self::Sleep {
+        tokio::time::sleep_until(deadline.into())
     }
-    log.info("Initiating Shutdown...");
-    server.close_all(CloseReason::ServerShutdown);
-    tasks.wait(Duration::from_secs(5)).await;
-    match stop {
-        Stop::Terminate => ExitCode::from(1),
-        Stop::Interrupt | Stop::LameDuck => ExitCode::SUCCESS,
+
+    fn spawn(&self, task: impl std::future::Future<Output = ()> + Send + 'static) {
+        tokio::spawn(task);
+    }
+
+    fn listener(&self, listener: std::net::TcpListener) -> io::Result<TcpListener> {
+        listener.set_nonblocking(true)?;
+        TcpListener::from_std(listener)
+    }
+
+    fn poll_accept(
+        &self,
+        listener: &TcpListener,
+        cx: &mut Context<'_>,
+    ) -> Poll<io::Result<(Self::Reader, Self::Writer, SocketAddr)>> {
+        listener.poll_accept(cx).map_ok(|(stream, peer)| {
+            let _ = stream.set_nodelay(true);
+            let (reader, writer) = stream.into_split();
+            (Reader(reader), Writer(writer), peer)
+        })
+    }
+
+    fn signals(&self) -> io::Result<TokioSignals> {
+        Ok(TokioSignals {
+            interrupt: signal(SignalKind::interrupt())?,
+            terminate: signal(SignalKind::terminate())?,
+            hangup: signal(SignalKind::hangup())?,
+            user2: signal(SignalKind::user_defined2())?,
+        })
     }
 }
 
-/// Lame duck mode: tell clients, wait the grace period, then close them spread over
-/// `lame_duck_duration` (a second SIGINT/SIGTERM cuts it short).
-async fn lame_duck(
-    server: &Server,
-    log: &Logger,
-    sigint: &mut tokio::signal::unix::Signal,
-    sigterm: &mut tokio::signal::unix::Signal,
-) {
-    log.info("Entering lame duck mode, stop accepting new clients");
-    server.enter_lame_duck();
-    let clients = server.connections();
-    let plan = lame_duck_schedule(&server.options(), clients.len());
-    let closing = async {
-        tokio::time::sleep(plan.grace).await;
-        for (i, batch) in clients.chunks(plan.batch).enumerate() {
-            if i > 0 {
-                tokio::time::sleep(plan.interval).await;
+/// The reading half of a connection, as a `futures_io` reader.
+struct Reader(OwnedReadHalf);
+
+impl futures_io::AsyncRead for Reader {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut [u8],
+    ) -> Poll<io::Result<usize>> {
+        let mut buf = ReadBuf::new(buf);
+        ready!(Pin::new(&mut self.0).poll_read(cx, &mut buf))?;
+        Poll::Ready(Ok(buf.filled().len()))
+    }
+}
+
+/// The writing half of a connection, as a `futures_io` writer (with vectored writes,
+/// which `tokio_util::compat` does not pass on).
+struct Writer(OwnedWriteHalf);
+
+impl futures_io::AsyncWrite for Writer {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.0).poll_write(cx, buf)
+    }
+
+    fn poll_write_vectored(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.0).poll_write_vectored(cx, bufs)
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.0).poll_flush(cx)
+    }
+
+    fn poll_close(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.0).poll_shutdown(cx)
+    }
+}
+
+/// One tokio signal stream per signal the server handles.
+struct TokioSignals {
+    interrupt: tokio::signal::unix::Signal,
+    terminate: tokio::signal::unix::Signal,
+    hangup: tokio::signal::unix::Signal,
+    user2: tokio::signal::unix::Signal,
+}
+
+impl SignalSource for TokioSignals {
+    fn poll_signal(&mut self, cx: &mut Context<'_>) -> Poll<Signal> {
+        let streams = [
+            (&mut self.interrupt, Signal::Interrupt),
+            (&mut self.terminate, Signal::Terminate),
+            (&mut self.hangup, Signal::Reload),
+            (&mut self.user2, Signal::LameDuck),
+        ];
+        for (stream, meaning) in streams {
+            if stream.poll_recv(cx).is_ready() {
+                return Poll::Ready(meaning);
             }
-            for conn in batch {
-                conn.close(CloseReason::ServerShutdown);
-            }
         }
-    };
-    tokio::select! {
-        () = closing => {}
-        _ = sigint.recv() => {}
-        _ = sigterm.recv() => {}
-    }
-}
-
-/// Peer address as the engine wants it.
-fn peer_addr(peer: SocketAddr) -> rnats_engine::server::PeerAddr {
-    rnats_engine::server::PeerAddr {
-        ip: peer.ip().to_string(),
-        port: peer.port(),
-    }
-}
-
-/// A tiny task tracker so shutdown can wait for connections to flush.
-mod tokio_util_tracker {
-    use std::future::Future;
-    use std::sync::atomic::{AtomicUsize, Ordering};
-    use std::sync::Arc;
-    use tokio::sync::Notify;
-
-    #[derive(Default, Clone)]
-    pub struct Tracker {
-        live: Arc<(AtomicUsize, Notify)>,
-    }
-
-    impl Tracker {
-        pub fn spawn(&self, fut: impl Future<Output = ()> + Send + 'static) {
-            let live = self.live.clone();
-            live.0.fetch_add(1, Ordering::SeqCst);
-            tokio::spawn(async move {
-                fut.await;
-                if live.0.fetch_sub(1, Ordering::SeqCst) == 1 {
-                    live.1.notify_waiters();
-                }
-            });
-        }
-
-        pub async fn wait(&self, limit: std::time::Duration) {
-            let _ = tokio::time::timeout(limit, async {
-                while self.live.0.load(Ordering::SeqCst) > 0 {
-                    let notified = self.live.1.notified();
-                    if self.live.0.load(Ordering::SeqCst) == 0 {
-                        break;
-                    }
-                    notified.await;
-                }
-            })
-            .await;
-        }
+        Poll::Pending
     }
 }

@@ -1,13 +1,20 @@
 //! # rnats-host
 //!
-//! The operating-system side that every native frontend shares, with no async runtime in
-//! it: reading config files and environment variables for the engine's config parser,
-//! the monotonic and wall clocks, entropy for the server id, the logger and the pid file.
-//! Runtime-specific code (sockets, timers, tasks) stays in the frontends.
+//! Everything native frontends share, with no async runtime in it: reading config files
+//! and environment variables for the engine's config parser, the monotonic and wall
+//! clocks, entropy for the server id, the logger and the pid file; and the server's
+//! loops (accept, signals, lame duck, shutdown, one client's read and write loops, the
+//! monitoring listener), written once against the [`runtime::Runtime`] trait over
+//! `futures_io` sockets. A frontend implements that trait for its runtime (timers, task
+//! spawning, socket registration, signal delivery) and calls [`serve::run`].
 #![warn(missing_docs)]
 
+pub mod client;
 pub mod clock;
 pub mod logger;
+pub mod monitor;
+pub mod runtime;
+pub mod serve;
 pub mod startup;
 
 use rnats_engine::config::ConfigSource;

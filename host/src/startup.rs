@@ -7,6 +7,7 @@ use rnats_engine::cli::{self, CliAction, CliError, SignalCommand};
 use rnats_engine::options::Options;
 use rnats_engine::server::{Server, NATS_VERSION, RNATS_VERSION};
 use std::process::ExitCode;
+use std::sync::Arc;
 
 /// What `main` should do after reading the command line.
 pub enum Start {
@@ -14,6 +15,23 @@ pub enum Start {
     Run(Box<Options>),
     /// Exit now with this code (version, help, bad arguments, config test).
     Exit(ExitCode),
+}
+
+/// Every frontend's `main`: read the command line (printing version, help or errors and
+/// exiting as nats-server does), open the logger, then call `run` with both and return
+/// its exit code.
+pub fn main(program: &str, run: impl FnOnce(Options, Arc<Logger>) -> ExitCode) -> ExitCode {
+    let opts = match from_args(program) {
+        Start::Run(opts) => *opts,
+        Start::Exit(code) => return code,
+    };
+    match Logger::new(&opts) {
+        Ok(log) => run(opts, Arc::new(log)),
+        Err(e) => {
+            eprintln!("{program}: cannot open log file: {e}");
+            ExitCode::from(1)
+        }
+    }
 }
 
 /// Parse the process arguments the way nats-server does; print version, help or errors.

@@ -11,6 +11,7 @@
 //! cargo test -p rnats-tests                                  # every server
 //! RNATS_TEST_SERVERS=nats-server cargo test -p rnats-tests   # only the reference server
 //! RNATS_TEST_SERVERS=tokio cargo test -p rnats-tests --test wire
+//! RNATS_TEST_SERVERS=smol,nats-server cargo test -p rnats-tests
 //! ```
 //!
 //! Environment variables:
@@ -19,7 +20,7 @@
 //! |---|---|
 //! | `RNATS_TEST_SERVERS` | comma list restricting the servers: `nats-server`, a frontend name (`tokio`, …) or `rnats` (= every frontend). Default: all. |
 //! | `NATS_SERVER_BIN` | path of the reference server; default `nats-server` from `PATH`. Missing → the tests **fail** and tell how to install it (`apt-get install nats-server`). |
-//! | `RNATS_SERVER_BIN` | path of the tokio frontend binary (each frontend names its own variable, see [`Frontend::bin_env`]). When unset the harness runs `cargo build -p <package> --bin <bin>` once per test process (same profile as the test binary) and uses the executable cargo reports. |
+//! | `RNATS_SERVER_BIN`, `RNATS_SERVER_SMOL_BIN` | path of the tokio / smol frontend binary (each frontend names its own variable, see [`Frontend::bin_env`]). When unset the harness runs one `cargo build -p <package> --bin <bin> …` for every frontend under test, once per test process and before any test's watchdog starts (same profile as the test binary), and uses the executables cargo reports. |
 //! | `RNATS_TEST_NO_BUILD` | `1`: do not run cargo; look for the binary in the target directory. |
 //! | `RNATS_TEST_TIMEOUT_SECS` | per-server watchdog for one test (default 60). |
 //! | `RNATS_TEST_KEEP_TMP` | `1`: keep each server's temp directory (config, logs). |
@@ -79,12 +80,13 @@ use std::time::Duration;
 mod http;
 mod raw;
 mod server;
+pub mod ws;
 
 pub use http::{http_get, http_get_json, HttpResponse};
 pub use raw::{sorted_frames, split_frames, Frame, RawClient, ReadError};
 pub use server::{
-    free_port, nats_server_binary, run_server_command, server_binary, CommandOutput, ServerConfig,
-    TempDir, TestServer,
+    free_port, nats_server_binary, prepare_binaries, run_server_command, server_binary,
+    CommandOutput, ServerConfig, TempDir, TestServer,
 };
 
 /// How a frontend is reached by clients. Only plain TCP exists today; a WebSocket frontend
@@ -142,6 +144,7 @@ macro_rules! frontends {
 
 frontends! {
     Tokio => ("tokio", "rnats-tokio", "rnats-server", "RNATS_SERVER_BIN", Transport::Tcp),
+    Smol => ("smol", "rnats-smol", "rnats-server-smol", "RNATS_SERVER_SMOL_BIN", Transport::Tcp),
 }
 
 /// A server implementation under test.
@@ -264,6 +267,7 @@ where
 {
     let test = Arc::new(test);
     let kinds = servers_under_test();
+    server::prepare_binaries(&kinds);
     let (tx, rx) = mpsc::channel::<(ServerKind, Result<(), String>)>();
     for &kind in &kinds {
         let tx = tx.clone();

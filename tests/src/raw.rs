@@ -1,10 +1,11 @@
-//! A blocking raw-TCP NATS client for wire-exact tests.
+//! A blocking raw NATS client for wire-exact tests, over TCP or over WebSocket frames.
 
 use std::io::{ErrorKind, Read, Write};
 use std::net::TcpStream;
 use std::os::fd::AsRawFd;
 use std::time::{Duration, Instant};
 
+use crate::ws::{self, ServerFrame};
 use crate::{show, TestServer, Transport};
 
 /// Default bound for any single expectation; only reached when a test is failing.
@@ -161,6 +162,19 @@ pub struct RawClient {
     skip_pings: bool,
     closed: Option<String>,
     label: String,
+    /// Set when the connection speaks WebSocket: the NATS bytes travel in frames.
+    ws: Option<WsIo>,
+}
+
+/// The WebSocket side of a [`RawClient`].
+#[derive(Debug, Default)]
+struct WsIo {
+    /// Socket bytes not yet decoded into frames.
+    raw: Vec<u8>,
+    /// Every frame the server sent, payloads left out for data frames.
+    seen: Vec<ServerFrame>,
+    /// Seed of the next client frame's mask.
+    seed: u32,
 }
 
 impl RawClient {
@@ -193,11 +207,68 @@ impl RawClient {
 
     /// Connects to a loopback port and reads the `INFO` line.
     pub fn try_connect_port(port: u16) -> Result<RawClient, String> {
+        let stream = Self::open(port)?;
+        Self::start(stream, port, None)
+    }
+
+    /// Connects to `server`'s WebSocket port (see [`crate::ServerConfig::with_websocket`]),
+    /// upgrades and reads the `INFO`. Panics on failure.
+    #[track_caller]
+    pub fn connect_ws(server: &TestServer) -> RawClient {
+        match Self::try_connect_ws_port(server.ws_port(), &[]) {
+            Ok(c) => c.with_label(&format!("{} ws", server.kind())),
+            Err(e) => panic!("[{}] {e}", server.kind()),
+        }
+    }
+
+    /// [`RawClient::connected`] over WebSocket.
+    #[track_caller]
+    pub fn connected_ws(server: &TestServer, connect_json: &str) -> RawClient {
+        let mut c = Self::connect_ws(server);
+        let out = c.roundtrip(format!("CONNECT {connect_json}\r\n").as_bytes());
+        assert!(
+            out.is_empty(),
+            "[{}] CONNECT {connect_json} answered \"{}\" before PONG",
+            c.label,
+            show(&out)
+        );
+        c
+    }
+
+    /// Connects to a loopback WebSocket port, upgrades (with `extra_headers`, each
+    /// `Name: value`) and reads the `INFO`, which must come in a binary frame.
+    pub fn try_connect_ws_port(port: u16, extra_headers: &[&str]) -> Result<RawClient, String> {
+        let mut stream = Self::open(port)?;
+        let response = ws::upgrade(&mut stream, port, extra_headers, DEFAULT_TIMEOUT)
+            .map_err(|e| format!("ws port {port}: {e}"))?;
+        if response.status != 101 {
+            return Err(format!(
+                "ws port {port}: upgrade refused: {}",
+                response.head.trim_end()
+            ));
+        }
+        let accept = response.header("Sec-WebSocket-Accept");
+        if accept.as_deref() != Some(ws::ACCEPT_FOR_CLIENT_KEY) {
+            return Err(format!("ws port {port}: bad Sec-WebSocket-Accept {accept:?}"));
+        }
+        let io = WsIo {
+            raw: response.rest,
+            ..WsIo::default()
+        };
+        Self::start(stream, port, Some(io))
+    }
+
+    fn open(port: u16) -> Result<TcpStream, String> {
         let stream = TcpStream::connect_timeout(&([127, 0, 0, 1], port).into(), DEFAULT_TIMEOUT)
             .map_err(|e| format!("connect to 127.0.0.1:{port}: {e}"))?;
         let _ = stream.set_nodelay(true);
         // A server that stops reading must not hang a test forever.
         let _ = stream.set_write_timeout(Some(Duration::from_secs(15)));
+        Ok(stream)
+    }
+
+    /// Reads the `INFO` of a fresh connection.
+    fn start(stream: TcpStream, port: u16, ws: Option<WsIo>) -> Result<RawClient, String> {
         let mut c = RawClient {
             stream,
             buf: Vec::new(),
@@ -207,7 +278,9 @@ impl RawClient {
             skip_pings: true,
             closed: None,
             label: format!("127.0.0.1:{port}"),
+            ws,
         };
+        c.decode_ws();
         let f = c
             .next_frame(DEFAULT_TIMEOUT)
             .map_err(|e| format!("port {port}: no INFO line: {e}"))?;
@@ -285,9 +358,84 @@ impl RawClient {
     }
 
     /// Writes all of `bytes`, returning socket errors (for sends the server may cut short).
+    /// Over WebSocket, `bytes` go in one binary frame.
     pub fn try_send(&mut self, bytes: &[u8]) -> std::io::Result<()> {
+        match self.ws.as_mut() {
+            Some(ws) => {
+                ws.seed = ws.seed.wrapping_add(1);
+                let frame = ws::client_frame(ws::op::BINARY, bytes, true, ws.seed);
+                self.try_send_raw(&frame)
+            }
+            None => self.try_send_raw(bytes),
+        }
+    }
+
+    /// Writes `bytes` to the socket as they are (over WebSocket: not framed).
+    pub fn try_send_raw(&mut self, bytes: &[u8]) -> std::io::Result<()> {
         self.stream.write_all(bytes)?;
         self.stream.flush()
+    }
+
+    /// Sends one WebSocket frame (masked, as clients must): `opcode` from [`ws::op`],
+    /// `fin` clear for all but the last fragment of a message.
+    #[track_caller]
+    pub fn send_ws_frame(&mut self, opcode: u8, payload: &[u8], fin: bool) {
+        let ws = self.ws.as_mut().expect("send_ws_frame on a TCP connection");
+        ws.seed = ws.seed.wrapping_add(1);
+        let frame = ws::client_frame(opcode, payload, fin, ws.seed);
+        if let Err(e) = self.try_send_raw(&frame) {
+            panic!("[{}] sending a websocket frame: {e}", self.label);
+        }
+    }
+
+    /// The frames the server sent so far over WebSocket (data frame payloads left out),
+    /// in order.
+    pub fn ws_frames(&self) -> &[ServerFrame] {
+        self.ws.as_ref().map_or(&[], |ws| &ws.seen)
+    }
+
+    /// The close frame the server sent, if it sent one.
+    pub fn ws_close_frame(&self) -> Option<&ServerFrame> {
+        self.ws_frames().iter().find(|f| f.opcode == ws::op::CLOSE)
+    }
+
+    /// Moves the data of complete WebSocket frames from `ws.raw` into `buf`; answers
+    /// pings; a close frame ends the stream.
+    fn decode_ws(&mut self) {
+        let Some(ws) = self.ws.as_mut() else {
+            return;
+        };
+        let mut pongs = Vec::new();
+        while let Some(frame) = ws::take_server_frame(&mut ws.raw) {
+            match frame.opcode {
+                ws::op::BINARY | ws::op::TEXT | ws::op::CONTINUATION => {
+                    self.buf.extend_from_slice(&frame.payload);
+                    ws.seen.push(ServerFrame {
+                        payload: Vec::new(),
+                        ..frame
+                    });
+                }
+                ws::op::PING => {
+                    pongs.push(frame.payload.clone());
+                    ws.seen.push(frame);
+                }
+                ws::op::CLOSE => {
+                    let (status, reason) = frame.close_status();
+                    ws.seen.push(frame);
+                    if self.closed.is_none() {
+                        self.closed = Some(format!("websocket close {status:?} {reason:?}"));
+                    }
+                    break;
+                }
+                _ => ws.seen.push(frame),
+            }
+        }
+        for payload in pongs {
+            let ws = self.ws.as_mut().expect("websocket");
+            ws.seed = ws.seed.wrapping_add(1);
+            let pong = ws::client_frame(ws::op::PONG, &payload, true, ws.seed);
+            let _ = self.try_send_raw(&pong);
+        }
     }
 
     /// Writes `bytes` one byte per write, sleeping `delay` after each (Nagle is off, so each
@@ -343,7 +491,13 @@ impl RawClient {
                 Fill::Data
             }
             Ok(n) => {
-                self.buf.extend_from_slice(&tmp[..n]);
+                match self.ws.as_mut() {
+                    Some(ws) => {
+                        ws.raw.extend_from_slice(&tmp[..n]);
+                        self.decode_ws();
+                    }
+                    None => self.buf.extend_from_slice(&tmp[..n]),
+                }
                 Fill::Data
             }
             Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {

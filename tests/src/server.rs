@@ -34,6 +34,10 @@ pub struct ServerConfig {
     /// `true`. Tests of other spellings of these flags set it to `false` and put `{port}` /
     /// `{http_port}` into `args` or the config themselves.
     pub listen_args: bool,
+    /// Serve WebSocket clients: allocates `{ws_port}` and waits until it accepts. Unless
+    /// the config text uses `{ws_port}` itself, `websocket { host: 127.0.0.1, port:
+    /// {ws_port}, no_tls: true }` is appended to it (a config file is written if needed).
+    pub websocket: bool,
 }
 
 impl Default for ServerConfig {
@@ -45,6 +49,7 @@ impl Default for ServerConfig {
             extra_files: Vec::new(),
             env: Vec::new(),
             listen_args: true,
+            websocket: false,
         }
     }
 }
@@ -68,6 +73,12 @@ impl ServerConfig {
             args: args.into_iter().map(Into::into).collect(),
             ..Default::default()
         }
+    }
+
+    /// Builder: serve WebSocket clients too (see [`ServerConfig::websocket`]).
+    pub fn with_websocket(mut self) -> Self {
+        self.websocket = true;
+        self
     }
 
     /// Builder: enable the HTTP monitor.
@@ -156,22 +167,20 @@ fn find_built_binary(f: Frontend) -> Option<PathBuf> {
     cands.into_iter().find(|p| p.is_file())
 }
 
-/// Runs `cargo build -p <package> --bin <bin>` (`--profile test`, or `--release` when the
-/// test binary is a release build) and returns the executable cargo reports.
-fn cargo_build(f: Frontend) -> Result<PathBuf, String> {
+/// Runs one `cargo build -p <package> --bin <bin> …` for all of `frontends` (so they
+/// compile in parallel; `--profile test`, or `--release` when the test binary is a release
+/// build) and returns the executables cargo reports.
+fn cargo_build(frontends: &[Frontend]) -> Result<Vec<(Frontend, PathBuf)>, String> {
     let cargo = std::env::var("CARGO")
         .ok()
         .or_else(|| option_env!("CARGO").map(str::to_string))
         .unwrap_or_else(|| "cargo".to_string());
     let mut cmd = Command::new(&cargo);
-    cmd.current_dir(workspace_root()).args([
-        "build",
-        "-p",
-        f.package(),
-        "--bin",
-        f.bin(),
-        "--message-format=json-render-diagnostics",
-    ]);
+    cmd.current_dir(workspace_root())
+        .args(["build", "--message-format=json-render-diagnostics"]);
+    for f in frontends {
+        cmd.args(["-p", f.package(), "--bin", f.bin()]);
+    }
     // Same profile as the test binary: `test` (→ target/debug) reuses the dependencies
     // `cargo test` just compiled; a release test build gets a release server.
     if profile_dir().is_some_and(|d| d.file_name().is_some_and(|n| n == "release")) {
@@ -179,6 +188,7 @@ fn cargo_build(f: Frontend) -> Result<PathBuf, String> {
     } else {
         cmd.args(["--profile", "test"]);
     }
+    let names: Vec<&str> = frontends.iter().map(|f| f.package()).collect();
     let out = cmd
         .stderr(Stdio::piped())
         .stdout(Stdio::piped())
@@ -186,35 +196,97 @@ fn cargo_build(f: Frontend) -> Result<PathBuf, String> {
         .map_err(|e| format!("running {cargo}: {e}"))?;
     if !out.status.success() {
         return Err(format!(
-            "`cargo build -p {} --bin {}` failed:\n{}",
-            f.package(),
-            f.bin(),
+            "`cargo build` of {} failed:\n{}",
+            names.join(", "),
             String::from_utf8_lossy(&out.stderr)
         ));
     }
     let stdout = String::from_utf8_lossy(&out.stdout);
-    for line in stdout.lines().rev() {
-        let Ok(v) = serde_json::from_str::<serde_json::Value>(line) else {
-            continue;
-        };
-        if v["reason"] == "compiler-artifact" && v["target"]["name"] == f.bin() {
-            if let Some(exe) = v["executable"].as_str() {
-                return Ok(PathBuf::from(exe));
+    let reported = |f: Frontend| {
+        stdout.lines().rev().find_map(|line| {
+            let v = serde_json::from_str::<serde_json::Value>(line).ok()?;
+            if v["reason"] == "compiler-artifact" && v["target"]["name"] == f.bin() {
+                v["executable"].as_str().map(PathBuf::from)
+            } else {
+                None
+            }
+        })
+    };
+    frontends
+        .iter()
+        .map(|&f| {
+            let exe = reported(f)
+                .or_else(|| find_built_binary(f))
+                .ok_or_else(|| {
+                    format!(
+                        "cargo built {} but reported no executable for bin {}",
+                        f.package(),
+                        f.bin()
+                    )
+                })?;
+            Ok((f, exe))
+        })
+        .collect()
+}
+
+/// Outcome of the one build per frontend and test process.
+type Builds = Vec<(Frontend, Result<PathBuf, String>)>;
+
+fn builds() -> std::sync::MutexGuard<'static, Builds> {
+    static BUILT: OnceLock<Mutex<Builds>> = OnceLock::new();
+    let cell = BUILT.get_or_init(|| Mutex::new(Vec::new()));
+    cell.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// Builds (or, with `RNATS_TEST_NO_BUILD=1`, finds) the binaries of the rnats frontends
+/// among `kinds` that have no path in their env variable and were not built yet by this
+/// process: all in one cargo run, whose outcome is remembered per frontend. Called before
+/// a test's watchdog starts, so compile time does not count against it.
+pub fn prepare_binaries(kinds: &[ServerKind]) {
+    let mut built = builds();
+    let todo: Vec<Frontend> = kinds
+        .iter()
+        .filter_map(|k| match k {
+            ServerKind::Rnats(f) => Some(*f),
+            ServerKind::NatsServer => None,
+        })
+        .filter(|f| std::env::var_os(f.bin_env()).is_none())
+        .filter(|f| !built.iter().any(|(k, _)| k == f))
+        .collect();
+    if todo.is_empty() {
+        return;
+    }
+    let no_build = std::env::var("RNATS_TEST_NO_BUILD").is_ok_and(|v| v == "1");
+    if no_build {
+        for f in todo {
+            let found = find_built_binary(f).ok_or_else(|| {
+                format!(
+                    "{} not found in the target directory (RNATS_TEST_NO_BUILD=1): run `cargo build -p {}` or set {}",
+                    f.bin(),
+                    f.package(),
+                    f.bin_env()
+                )
+            });
+            built.push((f, found));
+        }
+        return;
+    }
+    match cargo_build(&todo) {
+        Ok(exes) => built.extend(exes.into_iter().map(|(f, exe)| (f, Ok(exe)))),
+        // One frontend that does not build must not fail the others: build them alone.
+        Err(_) if todo.len() > 1 => {
+            for f in todo {
+                let one = cargo_build(&[f]).map(|mut v| v.remove(0).1);
+                built.push((f, one));
             }
         }
+        Err(e) => built.extend(todo.into_iter().map(|f| (f, Err(e.clone())))),
     }
-    find_built_binary(f).ok_or_else(|| {
-        format!(
-            "cargo built {} but reported no executable for bin {}",
-            f.package(),
-            f.bin()
-        )
-    })
 }
 
 /// Path of an rnats frontend binary: its env variable (e.g. `RNATS_SERVER_BIN`), else a
-/// fresh `cargo build` (once per test process), else — with `RNATS_TEST_NO_BUILD=1` — the
-/// binary already in the target directory.
+/// fresh `cargo build` (once per test process, see [`prepare_binaries`]), else — with
+/// `RNATS_TEST_NO_BUILD=1` — the binary already in the target directory.
 fn rnats_binary(f: Frontend) -> PathBuf {
     if let Ok(p) = std::env::var(f.bin_env()) {
         let p = PathBuf::from(p);
@@ -226,29 +298,13 @@ fn rnats_binary(f: Frontend) -> PathBuf {
         );
         return p;
     }
-    /// Outcome of the one build per frontend and test process.
-    type Builds = Vec<(Frontend, Result<PathBuf, String>)>;
-    static BUILT: OnceLock<Mutex<Builds>> = OnceLock::new();
-    let cell = BUILT.get_or_init(|| Mutex::new(Vec::new()));
-    let mut built = cell.lock().unwrap_or_else(|e| e.into_inner());
-    if let Some((_, r)) = built.iter().find(|(k, _)| *k == f) {
-        return r.clone().unwrap_or_else(|e| panic!("{e}"));
-    }
-    let no_build = std::env::var("RNATS_TEST_NO_BUILD").is_ok_and(|v| v == "1");
-    let r = if no_build {
-        find_built_binary(f).ok_or_else(|| {
-            format!(
-                "{} not found in the target directory (RNATS_TEST_NO_BUILD=1): run `cargo build -p {}` or set {}",
-                f.bin(),
-                f.package(),
-                f.bin_env()
-            )
-        })
-    } else {
-        cargo_build(f)
-    };
-    built.push((f, r.clone()));
-    r.unwrap_or_else(|e| panic!("{e}"))
+    prepare_binaries(&[ServerKind::Rnats(f)]);
+    let built = builds();
+    let (_, result) = built
+        .iter()
+        .find(|(k, _)| *k == f)
+        .expect("prepare_binaries records every frontend it is given");
+    result.clone().unwrap_or_else(|e| panic!("{e}"))
 }
 
 /// Path of the binary for `kind` (building rnats frontends if needed).
@@ -330,8 +386,9 @@ fn unique_temp_dir(tag: &str) -> PathBuf {
     dir
 }
 
-fn substitute(s: &str, port: u16, http_port: u16, dir: &Path) -> String {
+fn substitute(s: &str, port: u16, http_port: u16, ws_port: u16, dir: &Path) -> String {
     s.replace("{port}", &port.to_string())
+        .replace("{ws_port}", &ws_port.to_string())
         .replace("{http_port}", &http_port.to_string())
         .replace("{dir}", &dir.display().to_string())
 }
@@ -363,6 +420,7 @@ pub struct TestServer {
     pid: u32,
     port: u16,
     http_port: Option<u16>,
+    ws_port: Option<u16>,
     dir: PathBuf,
     config_path: Option<PathBuf>,
 }
@@ -403,13 +461,19 @@ impl TestServer {
     ) -> Result<TestServer, (String, bool)> {
         let port = free_port();
         let http_port = if config.monitoring { free_port() } else { 0 };
+        let ws_port = if config.websocket { free_port() } else { 0 };
         let dir = unique_temp_dir(kind.name());
-        let sub = |s: &str| substitute(s, port, http_port, &dir);
+        let sub = |s: &str| substitute(s, port, http_port, ws_port, &dir);
 
         for (name, contents) in &config.extra_files {
             std::fs::write(dir.join(name), sub(contents)).expect("write extra file");
         }
-        let config_path = config.config_file_text.as_ref().map(|text| {
+        let mut config_text = config.config_file_text.clone();
+        if config.websocket && !config_text.as_deref().unwrap_or("").contains("{ws_port}") {
+            let text = config_text.get_or_insert_with(String::new);
+            text.push_str("\nwebsocket { host: 127.0.0.1, port: {ws_port}, no_tls: true }\n");
+        }
+        let config_path = config_text.as_ref().map(|text| {
             let p = dir.join("server.conf");
             std::fs::write(&p, sub(text)).expect("write config file");
             p
@@ -455,6 +519,7 @@ impl TestServer {
             pid,
             port,
             http_port: config.monitoring.then_some(http_port),
+            ws_port: config.websocket.then_some(ws_port),
             dir,
             config_path,
         };

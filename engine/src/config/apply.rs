@@ -6,9 +6,9 @@ use super::parse::{Map, Token, Value};
 use super::{ConfigError, ConfigErrorKind, ConfigWarning, WarningKind};
 use crate::options::{
     AccountOptions, Options, Permissions, ResponsePermission, SubjectPermission, User,
-    DEFAULT_LAME_DUCK_GRACE_PERIOD, DEFAULT_MAX_CONNECTIONS, DEFAULT_MAX_CONTROL_LINE,
-    DEFAULT_MAX_PAYLOAD, DEFAULT_MAX_PENDING, DEFAULT_PING_INTERVAL, DEFAULT_PING_MAX,
-    DEFAULT_PORT, DEFAULT_WRITE_DEADLINE,
+    WebsocketOptions, DEFAULT_LAME_DUCK_GRACE_PERIOD, DEFAULT_MAX_CONNECTIONS,
+    DEFAULT_MAX_CONTROL_LINE, DEFAULT_MAX_PAYLOAD, DEFAULT_MAX_PENDING, DEFAULT_PING_INTERVAL,
+    DEFAULT_PING_MAX, DEFAULT_PORT, DEFAULT_WRITE_DEADLINE,
 };
 use crate::prelude::*;
 use alloc::collections::BTreeSet;
@@ -59,8 +59,6 @@ pub(crate) const UNSUPPORTED_TOP_LEVEL: &[&str] = &[
     "tls",
     "trusted",
     "trusted_keys",
-    "websocket",
-    "ws",
 ];
 
 /// What applying a file produced besides the options.
@@ -567,6 +565,7 @@ impl<'o> Applier<'o> {
                 }
             }
             "accounts" => self.accounts(tk),
+            "websocket" | "ws" => self.websocket(tk),
             other if UNSUPPORTED_TOP_LEVEL.contains(&other) => self.unsupported(k, tk),
             _ => self.unknown(k, tk),
         }
@@ -1183,6 +1182,218 @@ impl<'o> Applier<'o> {
             }
         }
         self.opts.accounts.push(account);
+    }
+
+    // ----- websocket ------------------------------------------------------------------
+
+    /// The `websocket` block (nats-server's `parseWebsocket`).
+    fn websocket(&mut self, tk: &Token) {
+        let Value::Map(m) = &tk.value else {
+            let msg = format!("Expected websocket to be a map, got {}", tk.value.go_type());
+            self.err(tk, msg);
+            return;
+        };
+        let mut ws = WebsocketOptions::default();
+        for (k, v) in m {
+            // nats-server recovers from a failed type assertion (and the nil dereference
+            // after a failed `authorization`) by abandoning the rest of the block; the other
+            // errors it collects and goes on.
+            let errors_before = self.errors.len();
+            let mut recoverable = false;
+            match k.to_ascii_lowercase().as_str() {
+                "listen" => {
+                    recoverable = true;
+                    if let Some((host, port)) = self.listen(v) {
+                        match http_port(port) {
+                            Ok(p) => {
+                                ws.host = host;
+                                ws.port = p;
+                            }
+                            Err(e) => self.err(v, e),
+                        }
+                    }
+                }
+                "port" => {
+                    if let Some(n) = self.int(v) {
+                        recoverable = true;
+                        match http_port(n) {
+                            Ok(p) => ws.port = p,
+                            Err(e) => self.err(v, e),
+                        }
+                    }
+                }
+                "host" | "net" => {
+                    if let Some(s) = self.str(v) {
+                        ws.host = s.to_string();
+                    }
+                }
+                "advertise" => {
+                    if let Some(s) = self.str(v) {
+                        ws.advertise = (!s.is_empty()).then(|| s.to_string());
+                    }
+                }
+                "no_tls" => {
+                    if let Some(b) = self.bool(v) {
+                        ws.no_tls = b;
+                    }
+                }
+                "tls" => {
+                    if self.map(v).is_some() {
+                        recoverable = true;
+                        // Serving plain ws:// where wss:// was asked for would be worse
+                        // than not starting.
+                        self.err(
+                            v,
+                            "websocket TLS is not supported by rnats yet: remove the tls block and set no_tls: true (e.g. behind a TLS-terminating proxy)",
+                        );
+                    }
+                }
+                "same_origin" => {
+                    if let Some(b) = self.bool(v) {
+                        ws.same_origin = b;
+                    }
+                }
+                "allowed_origins" | "allowed_origin" | "allow_origins" | "allow_origin"
+                | "origins" | "origin" => {
+                    recoverable = true;
+                    match &v.value {
+                    Value::Str(s) => ws.allowed_origins = vec![s.clone()],
+                    Value::Array(entries) => {
+                        let mut origins = Vec::with_capacity(entries.len());
+                        for e in entries {
+                            match &e.value {
+                                Value::Str(s) => origins.push(s.clone()),
+                                other => {
+                                    let msg = format!(
+                                        "error parsing allowed origins: unsupported type in array {}",
+                                        other.go_type()
+                                    );
+                                    self.err(e, msg);
+                                }
+                            }
+                        }
+                        ws.allowed_origins = origins;
+                    }
+                    other => {
+                        let msg = format!(
+                            "error parsing allowed origins: unsupported type {}",
+                            other.go_type()
+                        );
+                        self.err(v, msg);
+                    }
+                }
+                }
+                "handshake_timeout" => {
+                    let nanos = match &v.value {
+                        Value::Int(secs) => secs.saturating_mul(1_000_000_000),
+                        Value::Str(s) => match parse_go_duration(s) {
+                            Ok(n) => n,
+                            Err(e) => {
+                                self.err(v, e);
+                                continue;
+                            }
+                        },
+                        other => {
+                            let msg = format!(
+                                "error parsing handshake timeout: unsupported type {}",
+                                other.go_type()
+                            );
+                            self.err(v, msg);
+                            continue;
+                        }
+                    };
+                    // A negative timeout makes every handshake fail at once in nats-server
+                    // (a read deadline in the past); zero means no limit.
+                    ws.handshake_timeout = (nanos != 0).then(|| nanos_to_duration(nanos));
+                }
+                "compress" | "compression" => {
+                    if let Some(b) = self.bool(v) {
+                        ws.compression = b;
+                    }
+                }
+                "authorization" | "authentication" => self.websocket_auth(v, &mut ws),
+                "jwt_cookie" => {
+                    if let Some(s) = self.str(v) {
+                        ws.jwt_cookie = (!s.is_empty()).then(|| s.to_string());
+                    }
+                }
+                "no_auth_user" => {
+                    if let Some(s) = self.str(v) {
+                        ws.no_auth_user = (!s.is_empty()).then(|| s.to_string());
+                    }
+                }
+                _ => {
+                    recoverable = true;
+                    self.unknown(k, v);
+                }
+            }
+            if !recoverable && self.errors.len() > errors_before {
+                break;
+            }
+        }
+        // nats-server's default host, only for a listener that is on.
+        if ws.host.is_empty() && ws.enabled() {
+            ws.host = Options::default().host;
+        }
+        self.opts.websocket = Some(ws);
+    }
+
+    /// `websocket { authorization { user, password, token, timeout } }` (nats-server's
+    /// `parseSimpleAuth`: no users list).
+    fn websocket_auth(&mut self, tk: &Token, ws: &mut WebsocketOptions) {
+        // nats-server dereferences the result of a failed parse: a type error in this block
+        // is followed by a second, recovered error at the block.
+        const NIL_DEREF: &str = "runtime error: invalid memory address or nil pointer dereference";
+        let Some(m) = self.map(tk) else {
+            self.err(tk, NIL_DEREF);
+            return;
+        };
+        let errors_before = self.errors.len();
+        let mut timeout: f64 = 0.0;
+        let (mut user, mut pass, mut token) = (String::new(), String::new(), String::new());
+        for (k, v) in m {
+            match k.to_ascii_lowercase().as_str() {
+                "user" | "username" => {
+                    if let Some(s) = self.str(v) {
+                        user = s.to_string();
+                    }
+                }
+                "pass" | "password" => {
+                    if let Some(s) = self.str(v) {
+                        pass = s.to_string();
+                    }
+                }
+                "token" => {
+                    if let Some(s) = self.str(v) {
+                        token = s.to_string();
+                    }
+                }
+                "timeout" => {
+                    timeout = match v.value {
+                        Value::Int(i) => i as f64,
+                        Value::Float(f) => f,
+                        _ => 1.0,
+                    };
+                }
+                _ => {
+                    // Unknown fields are reported without aborting the block.
+                    self.unknown(k, v);
+                    continue;
+                }
+            }
+            if self.errors.len() > errors_before {
+                self.err(tk, NIL_DEREF);
+                return;
+            }
+        }
+        ws.username = (!user.is_empty()).then_some(user);
+        ws.password = (!pass.is_empty()).then_some(pass);
+        ws.token = (!token.is_empty()).then_some(token);
+        ws.auth_timeout = if timeout > 0.0 {
+            Some(Duration::try_from_secs_f64(timeout).unwrap_or(Duration::MAX))
+        } else {
+            None
+        };
     }
 
     // ----- jetstream ------------------------------------------------------------------

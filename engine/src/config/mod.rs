@@ -251,25 +251,74 @@ pub fn validate(opts: &Options) -> Result<(), String> {
         ));
     }
     if let Some(name) = &opts.authorization.no_auth_user {
-        // Users of `authorization` and of every account, as nats-server's `Options.Users`.
-        let mut users = opts
-            .authorization
-            .users
-            .iter()
-            .chain(opts.accounts.iter().flat_map(|a| a.users.iter()))
-            .peekable();
-        if users.peek().is_none() {
-            return Err(format!(
-                "no_auth_user: {} present, but users are not defined",
-                apply::go_quote(name)
-            ));
+        validate_no_auth_user(opts, name)?;
+    }
+    if let Some(ws) = opts.websocket.as_ref().filter(|ws| ws.enabled()) {
+        validate_websocket(opts, ws)?;
+    }
+    Ok(())
+}
+
+/// nats-server's `validateNoAuthUser`: the user must exist.
+fn validate_no_auth_user(opts: &Options, name: &str) -> Result<(), String> {
+    // Users of `authorization` and of every account, as nats-server's `Options.Users`.
+    let mut users = opts
+        .authorization
+        .users
+        .iter()
+        .chain(opts.accounts.iter().flat_map(|a| a.users.iter()))
+        .peekable();
+    if users.peek().is_none() {
+        return Err(format!(
+            "no_auth_user: {} present, but users are not defined",
+            apply::go_quote(name)
+        ));
+    }
+    if !users.any(|u| u.username == name) {
+        return Err(format!(
+            "no_auth_user: {} not present as user in authorization block or account configuration",
+            apply::go_quote(name)
+        ));
+    }
+    Ok(())
+}
+
+/// nats-server's `validateWebsocketOptions`, with its messages.
+fn validate_websocket(opts: &Options, ws: &crate::options::WebsocketOptions) -> Result<(), String> {
+    // rnats refuses a `tls` block while parsing, so no_tls is the only way to start.
+    if !ws.no_tls {
+        return Err("websocket requires TLS configuration".to_string());
+    }
+    for origin in &ws.allowed_origins {
+        crate::websocket::parse_origin_url(origin)
+            .map_err(|e| format!("unable to parse allowed origin: {e}"))?;
+    }
+    if let Some(name) = &ws.no_auth_user {
+        validate_no_auth_user(opts, name)?;
+    }
+    let has_users = !opts.authorization.users.is_empty()
+        || opts.accounts.iter().any(|a| !a.users.is_empty());
+    if has_users {
+        if ws.username.is_some() {
+            return Err(
+                "websocket authentication username not compatible with presence of users/nkeys"
+                    .to_string(),
+            );
         }
-        if !users.any(|u| &u.username == name) {
-            return Err(format!(
-                "no_auth_user: {} not present as user in authorization block or account configuration",
-                apply::go_quote(name)
-            ));
+        if ws.token.is_some() {
+            return Err(
+                "websocket authentication token not compatible with presence of users/nkeys"
+                    .to_string(),
+            );
         }
+    }
+    if let Some(cookie) = &ws.jwt_cookie {
+        // rnats has no trusted operators or keys, so this always fails, as it would in
+        // nats-server without them.
+        return Err(format!(
+            "trusted operators or trusted keys configuration is required for JWT authentication via cookie {}",
+            apply::go_quote(cookie)
+        ));
     }
     Ok(())
 }

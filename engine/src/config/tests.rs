@@ -1255,7 +1255,6 @@ cluster {
 }
 gateway { name: g, port: 7222 }
 leafnodes { port: 7422 }
-websocket { port: 8080, no_tls: true }
 mqtt { port: 1883 }
 tls { cert_file: "a.pem", key_file: "a.key", timeout: 2 }
 system_account: SYS
@@ -1271,7 +1270,6 @@ server_tags: [ "a:b" ]
             "cluster",
             "gateway",
             "leafnodes",
-            "websocket",
             "mqtt",
             "tls",
             "system_account",
@@ -1907,4 +1905,166 @@ mod never_panics {
             run(&text);
         }
     }
+}
+
+// ----- websocket ------------------------------------------------------------------------
+
+#[test]
+fn websocket_block_is_read() {
+    let o = ok(r#"
+websocket {
+  host: 127.0.0.1
+  port: 8080
+  advertise: "ws.example.com:443"
+  no_tls: true
+  same_origin: true
+  allowed_origins: ["http://a.com", "https://b.com:8443"]
+  compression: true
+  handshake_timeout: "3s"
+  authorization { user: u, pass: p, timeout: 4 }
+}
+"#);
+    let ws = o.websocket.expect("websocket block");
+    assert_eq!(ws.host, "127.0.0.1");
+    assert_eq!(ws.port, Some(8080));
+    assert!(ws.enabled());
+    assert_eq!(ws.advertise.as_deref(), Some("ws.example.com:443"));
+    assert!(ws.no_tls && ws.same_origin && ws.compression);
+    assert_eq!(ws.allowed_origins, subjects(&["http://a.com", "https://b.com:8443"]));
+    assert_eq!(ws.handshake_timeout, Some(secs(3)));
+    assert_eq!(ws.username.as_deref(), Some("u"));
+    assert_eq!(ws.password.as_deref(), Some("p"));
+    assert_eq!(ws.auth_timeout, Some(secs(4)));
+    assert!(ws.auth_override());
+    assert_eq!(validate(&ok("websocket { port: 8080, no_tls: true }")), Ok(()));
+}
+
+#[test]
+fn websocket_ports_hosts_and_aliases() {
+    let ws = |text: &str| ok(text).websocket.expect("websocket block");
+    // -1: a random port; 0 or none: off (and no default host, as in nats-server's /varz).
+    let random = ws("ws { port: -1, no_tls: true }");
+    assert_eq!((random.port, random.host.as_str()), (Some(0), "0.0.0.0"));
+    let off = ws("websocket { no_tls: true }");
+    assert!(!off.enabled());
+    assert_eq!(off.host, "");
+    let listen = ws("websocket { listen: \"127.0.0.2:18081\" }");
+    assert_eq!((listen.host.as_str(), listen.port), ("127.0.0.2", Some(18081)));
+    let listen_port = ws("WebSocket { Listen: 18081, NO_TLS: true }");
+    assert_eq!((listen_port.host.as_str(), listen_port.port), ("0.0.0.0", Some(18081)));
+    let aliases = ws(r#"websocket { port: 1, origins: "http://a", compress: true, authentication { token: x }, net: "::1" }"#);
+    assert_eq!(aliases.allowed_origins, subjects(&["http://a"]));
+    assert!(aliases.compression);
+    assert_eq!(aliases.token.as_deref(), Some("x"));
+    assert_eq!(aliases.host, "::1");
+    assert_eq!(ws("websocket { port: 1, handshake_timeout: 2 }").handshake_timeout, Some(secs(2)));
+    assert_eq!(ws("websocket { port: 1, handshake_timeout: 0 }").handshake_timeout, None);
+    // The last block wins, as in nats-server.
+    assert_eq!(ws("websocket { port: 1 }\nwebsocket { port: 2 }").port, Some(2));
+}
+
+#[test]
+fn websocket_errors_like_nats_server() {
+    // Observed with nats-server 2.9.10 (`-c f -t`).
+    assert_eq!(
+        strict_err("websocket { port: 8080, no_tls: true, foo: 1 }"),
+        "test.conf:1:38: unknown field \"foo\""
+    );
+    assert_eq!(
+        err("websocket { port: \"x\", no_tls: true }"),
+        "test.conf:1:12: interface conversion: interface {} is string, not int64"
+    );
+    assert_eq!(
+        err("websocket { listen: \"127.0.0.1:x\", no_tls: true }"),
+        "test.conf:1:12: could not parse port \"x\""
+    );
+    assert_eq!(
+        err("websocket { listen: true }"),
+        "test.conf:1:12: expected port or host:port, got bool"
+    );
+    assert_eq!(
+        err("websocket { port: 8080, no_tls: true, handshake_timeout: \"bogus\" }"),
+        "test.conf:1:38: time: invalid duration \"bogus\""
+    );
+    assert_eq!(
+        err("websocket { port: 8080, no_tls: true, handshake_timeout: true }"),
+        "test.conf:1:38: error parsing handshake timeout: unsupported type bool"
+    );
+    assert_eq!(
+        err("websocket { port: 8080, no_tls: true, allowed_origins: 3 }"),
+        "test.conf:1:38: error parsing allowed origins: unsupported type int64"
+    );
+    assert_eq!(
+        err("websocket { port: 8080, no_tls: true, allowed_origins: [ \"http://a\", 3 ] }"),
+        "test.conf:1:69: error parsing allowed origins: unsupported type in array int64"
+    );
+    assert_eq!(
+        err("websocket { port: 8080, no_tls: true, same_origin: \"x\" }"),
+        "test.conf:1:38: interface conversion: interface {} is string, not bool"
+    );
+    // A type error abandons the rest of the block; the other errors do not.
+    assert_eq!(
+        err("websocket { port: 8080, compression: 1, host: 3 }"),
+        "test.conf:1:24: interface conversion: interface {} is int64, not bool"
+    );
+    assert_eq!(
+        err("websocket { allowed_origins: 3, host: 3 }"),
+        "test.conf:1:12: error parsing allowed origins: unsupported type int64\n\
+         test.conf:1:32: interface conversion: interface {} is int64, not string"
+    );
+    assert_eq!(
+        err("websocket { authorization { user: 1 }, host: 3 }"),
+        "test.conf:1:28: interface conversion: interface {} is int64, not string\n\
+         test.conf:1:12: runtime error: invalid memory address or nil pointer dereference"
+    );
+    assert_eq!(
+        strict_err("websocket { authorization { users: [] } }"),
+        "test.conf:1:28: unknown field \"users\""
+    );
+    assert_eq!(
+        err("websocket: 8080"),
+        "test.conf:1:0: Expected websocket to be a map, got int64"
+    );
+    assert!(err("websocket { port: 1, no_tls: true, tls { cert_file: a, key_file: b } }")
+        .contains("websocket TLS is not supported by rnats yet"));
+}
+
+#[test]
+fn websocket_validation_like_nats_server() {
+    // Observed with nats-server 2.9.10 at startup (`-t` does not validate).
+    let check = |text: &str| validate(&ok(text));
+    assert_eq!(
+        check("websocket { port: 18080 }"),
+        Err("websocket requires TLS configuration".to_string())
+    );
+    assert_eq!(check("websocket { port: 0 }"), Ok(()), "a listener that is off");
+    assert_eq!(
+        check("websocket { port: 18080, no_tls: true, allowed_origins: [\":::bad\"] }"),
+        Err("unable to parse allowed origin: parse \":::bad\": missing protocol scheme".to_string())
+    );
+    assert_eq!(
+        check("websocket { port: 18080, no_tls: true, no_auth_user: \"bob\" }"),
+        Err("no_auth_user: \"bob\" present, but users are not defined".to_string())
+    );
+    let users = "authorization { users: [{user: a, pass: b}] }\n";
+    assert_eq!(
+        check(&format!("{users}websocket {{ port: 18080, no_tls: true, no_auth_user: x }}")),
+        Err("no_auth_user: \"x\" not present as user in authorization block or account configuration".to_string())
+    );
+    assert_eq!(
+        check(&format!("{users}websocket {{ port: 18080, no_tls: true, no_auth_user: a }}")),
+        Ok(())
+    );
+    assert_eq!(
+        check(&format!("{users}websocket {{ port: 18080, no_tls: true, authorization {{ user: a, pass: b }} }}")),
+        Err("websocket authentication username not compatible with presence of users/nkeys".to_string())
+    );
+    assert_eq!(
+        check(&format!("{users}websocket {{ port: 18080, no_tls: true, authorization {{ token: x }} }}")),
+        Err("websocket authentication token not compatible with presence of users/nkeys".to_string())
+    );
+    assert_eq!(
+        check("websocket { port: 18080, no_tls: true, jwt_cookie: x }"),
+        Err("trusted operators or trusted keys configuration is required for JWT authentication via cookie \"x\"".to_string())
+    );
 }

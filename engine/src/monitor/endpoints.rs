@@ -7,8 +7,8 @@ use super::json::{to_compact, to_pretty, Obj, J};
 use super::{connz, subsz, Endpoint, HostStats};
 use crate::prelude::*;
 use crate::server::{Server, NATS_VERSION, RNATS_VERSION};
+use crate::sync::atomic::Ordering;
 use crate::time::Instant;
-use core::sync::atomic::Ordering;
 
 /// The `go` field: what nats-server reports as its Go version (the same text as INFO).
 pub(crate) const GO_FIELD: &str = concat!("rnats ", env!("CARGO_PKG_VERSION"));
@@ -277,7 +277,7 @@ fn varz(ctx: &Ctx<'_>) -> Obj {
         .put("gateway", Obj::new())
         .put("leaf", Obj::new())
         .put("mqtt", Obj::new())
-        .put("websocket", Obj::new())
+        .put("websocket", websocket_varz(o.websocket.as_ref()))
         .put("jetstream", Obj::new())
         .put("tls_timeout", TLS_TIMEOUT_SECS)
         .put("write_deadline", duration_nanos(o.write_deadline))
@@ -319,6 +319,35 @@ fn varz(ctx: &Ctx<'_>) -> Obj {
                 .put("gateways", 0u64)
                 .put("leafs", 0u64),
         )
+}
+
+/// `/varz` `websocket`: nats-server's `WebsocketOptsVarz` (every field `omitempty`).
+fn websocket_varz(ws: Option<&crate::options::WebsocketOptions>) -> Obj {
+    let Some(ws) = ws else {
+        return Obj::new();
+    };
+    let handshake = ws.handshake_timeout.unwrap_or_default();
+    let auth_timeout = ws.auth_timeout.unwrap_or_default();
+    Obj::new()
+        .put_str_nonempty("host", &ws.host)
+        .put_if(ws.port.unwrap_or(0) != 0, "port", ws.port.unwrap_or(0))
+        .put_str_nonempty("advertise", ws.advertise.as_deref().unwrap_or(""))
+        .put_str_nonempty("no_auth_user", ws.no_auth_user.as_deref().unwrap_or(""))
+        .put_str_nonempty("jwt_cookie", ws.jwt_cookie.as_deref().unwrap_or(""))
+        .put_if(!handshake.is_zero(), "handshake_timeout", duration_nanos(handshake))
+        .put_if(
+            !auth_timeout.is_zero(),
+            "auth_timeout",
+            auth_timeout.as_secs_f64(),
+        )
+        .put_if(ws.no_tls, "no_tls", true)
+        .put_if(ws.same_origin, "same_origin", true)
+        .put_if(
+            !ws.allowed_origins.is_empty(),
+            "allowed_origins",
+            ws.allowed_origins.clone(),
+        )
+        .put_if(ws.compression, "compression", true)
 }
 
 /// A Go `time.Duration` as JSON: integer nanoseconds.

@@ -41,9 +41,9 @@ mod tests;
 
 use crate::prelude::*;
 use crate::server::Server;
+use crate::sync::atomic::{AtomicU64, Ordering};
 use crate::sync::Mutex;
 use crate::time::Instant;
-use core::sync::atomic::{AtomicU64, Ordering};
 use core::time::Duration;
 use http::{Method, Response};
 

@@ -6,7 +6,7 @@ use super::info::{info_json, splitmix64};
 use super::outbound::{CloseReason, Outbound};
 use super::shared::ConnShared;
 use super::subscription::{SubRef, Subscription};
-use super::{Account, Server};
+use super::{Account, ClientType, Server};
 use crate::auth::{Authenticator, ResolvedPermissions};
 use crate::error::ClientError;
 use crate::options::Options;
@@ -14,10 +14,10 @@ use crate::prelude::*;
 use crate::proto::{encode, ClientOp, ParseError, ParserLimits, ServerParser};
 use crate::subject;
 use crate::sublist::{MatchCache, SublistResult};
+use crate::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use crate::time::Instant;
 use bytes::{Buf, Bytes, BytesMut};
 use core::ops::Range;
-use core::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use core::task::Waker;
 use core::time::Duration;
 use hashbrown::HashMap;
@@ -106,6 +106,8 @@ pub struct Connection {
     options: Arc<Options>,
     auth: Arc<Authenticator>,
     config_generation: u64,
+    /// TCP or WebSocket: picks the authenticator and the auth timeout.
+    client_type: ClientType,
     account: Arc<Account>,
     shared: Arc<ConnShared>,
     parser: ServerParser,
@@ -147,10 +149,17 @@ impl Connection {
         over_connection_limit: bool,
     ) -> Self {
         let o = server.options();
-        let auth = server.authenticator();
+        let client_type = shared.meta.lock().client_type;
+        let auth = server.authenticator_for(client_type);
         let config_generation = server.config_generation();
         let limits = parser_limits(&o);
         let auth_required = auth.is_required();
+        let mut auth_timeout = o.authorization.timeout_or_default();
+        if client_type == ClientType::WebSocket {
+            if let Some(t) = o.websocket.as_ref().and_then(|ws| ws.auth_timeout) {
+                auth_timeout = t;
+            }
+        }
         let mut rng = server.seed() ^ shared.id().wrapping_mul(0x9E37_79B9_7F4A_7C15);
         let first_ping = o.ping_interval.min(FIRST_PING_INTERVAL);
         // Like nats-server, spread first pings by up to 20 %.
@@ -171,10 +180,11 @@ impl Connection {
             cache: MatchCache::new(),
             wake: Vec::new(),
             expired: Vec::new(),
-            auth_deadline: auth_required.then(|| now + o.authorization.timeout_or_default()),
+            auth_deadline: auth_required.then(|| now + auth_timeout),
             options: o.clone(),
             auth,
             config_generation,
+            client_type,
             next_ping: Some(now + first_ping),
             pings_out: 0,
             ping_sent_at: None,
@@ -186,7 +196,7 @@ impl Connection {
             shared,
         };
         let ip = conn.shared.meta.lock().ip.clone();
-        let info = info_json(&conn.server, conn.shared.id(), &ip);
+        let info = info_json(&conn.server, conn.shared.id(), &ip, client_type);
         conn.queue_with(|out| encode::info(out.tail(), &info));
         if over_connection_limit {
             conn.fail(
@@ -317,7 +327,7 @@ impl Connection {
         }
         self.config_generation = generation;
         self.options = self.server.options();
-        self.auth = self.server.authenticator();
+        self.auth = self.server.authenticator_for(self.client_type);
         self.parser.set_limits(parser_limits(&self.options));
         if self.connect_received {
             let creds = self.shared.credentials.lock().clone();
@@ -785,6 +795,11 @@ fn parser_limits(o: &Options) -> ParserLimits {
 
 /// Append a MSG or HMSG for `sub_sid` to `out`.
 fn write_msg(out: &mut Outbound, msg: &Msg<'_>, sid: &[u8], with_headers: bool, body: &[u8]) {
+    if msg.shared.is_some() {
+        // The words, their blanks, two lengths, and the CRLFs after the line and the payload.
+        let words = msg.subject.len() + sid.len() + msg.reply.map_or(0, <[u8]>::len);
+        out.reserve_line(words + 64);
+    }
     let tail = out.tail();
     let before = tail.len();
     if with_headers {

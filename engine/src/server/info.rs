@@ -1,6 +1,6 @@
 //! The INFO a client gets on connect, and the server id.
 
-use super::{Server, NATS_VERSION};
+use super::{ClientType, Server, NATS_VERSION};
 use crate::prelude::*;
 use serde::Serialize;
 
@@ -26,8 +26,14 @@ pub(crate) struct Info<'a> {
     client_ip: &'a str,
 }
 
-/// The INFO JSON for client `cid` at `client_ip`.
-pub(crate) fn info_json(server: &Server, cid: u64, client_ip: &str) -> Vec<u8> {
+/// The INFO JSON for client `cid` at `client_ip`. WebSocket clients see the same INFO,
+/// except that `auth_required` follows their own authenticator.
+pub(crate) fn info_json(
+    server: &Server,
+    cid: u64,
+    client_ip: &str,
+    client_type: ClientType,
+) -> Vec<u8> {
     let o = server.options();
     let info = Info {
         server_id: server.id(),
@@ -39,7 +45,7 @@ pub(crate) fn info_json(server: &Server, cid: u64, client_ip: &str) -> Vec<u8> {
         port: o.port.unwrap_or(0),
         headers: true,
         max_payload: o.max_payload,
-        auth_required: server.authenticator().is_required(),
+        auth_required: server.authenticator_for(client_type).is_required(),
         jetstream: false,
         ldm: server.in_lame_duck(),
         client_id: cid,

@@ -17,18 +17,23 @@
 //!    connection is closed, call [`Connection::close`] exactly once.
 //! 4. Write task: loop on [`ConnShared::poll_write`], which hands over every queued chunk
 //!    (write them with one vectored write) or reports that the connection is closed (flush
-//!    what was handed over, then shut the socket). If a write takes longer than
-//!    `write_deadline`, call [`ConnShared::close`] with
+//!    what was handed over, then shut the socket). `Data` with no chunks follows
+//!    [`ConnShared::wake_writer`]: flush the transport's own output (a WebSocket pong).
+//!    If a write takes longer than `write_deadline`, call [`ConnShared::close`] with
 //!    [`CloseReason::SlowConsumerWriteDeadline`].
 //!
 //! Deliveries from one connection to others append to the targets' outbound queues and
 //! wake their writers once per `handle_bytes` call, never per message. Publishing takes no
 //! global lock: subject lookups go through a per-connection cache over a read-locked
 //! sublist.
+//!
+//! A program that embeds the server talks to it in-process through [`local::LocalClient`],
+//! a [`Connection`] fed bytes directly.
 
 mod conn;
 pub mod connect;
 mod info;
+pub mod local;
 mod outbound;
 mod shared;
 mod subscription;
@@ -43,9 +48,9 @@ use crate::error::ClientError;
 use crate::options::Options;
 use crate::prelude::*;
 use crate::sublist::SharedSublist;
+use crate::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use crate::sync::{Mutex, RwLock};
 use crate::time::Instant;
-use core::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use core::time::Duration;
 use hashbrown::HashMap;
 
@@ -130,10 +135,55 @@ pub struct PeerAddr {
 }
 
 /// The configuration in force; replaced as a whole on reload.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 struct Live {
     options: Arc<Options>,
     auth: Arc<Authenticator>,
+    /// WebSocket clients' authenticator when the `websocket` block sets its own
+    /// authentication (nats-server's `authOverride`); otherwise they use `auth`.
+    websocket_auth: Option<Arc<Authenticator>>,
+}
+
+impl Live {
+    fn authenticator_for(&self, client_type: ClientType) -> Arc<Authenticator> {
+        match (client_type, &self.websocket_auth) {
+            (ClientType::WebSocket, Some(ws)) => ws.clone(),
+            _ => self.auth.clone(),
+        }
+    }
+
+    fn new(options: Options) -> Live {
+        let websocket_auth = options
+            .websocket
+            .as_ref()
+            .filter(|ws| ws.auth_override())
+            .map(|ws| Arc::new(Authenticator::for_websocket(&options, ws)));
+        Live {
+            auth: Arc::new(Authenticator::new(&options)),
+            websocket_auth,
+            options: Arc::new(options),
+        }
+    }
+}
+
+/// How a client reached the server (`type` in `/connz`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ClientType {
+    /// The NATS protocol over TCP.
+    #[default]
+    Nats,
+    /// The NATS protocol in WebSocket frames (the `websocket` listener).
+    WebSocket,
+}
+
+impl ClientType {
+    /// nats-server's name for it in `/connz`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ClientType::Nats => "nats",
+            ClientType::WebSocket => "websocket",
+        }
+    }
 }
 
 /// One server: options, accounts, connections, counters. Shared by every connection task.
@@ -164,10 +214,7 @@ impl Server {
         let id = info::server_id(seed);
         let name = options.server_name.clone().unwrap_or_else(|| id.clone());
         let server = Arc::new(Server {
-            live: RwLock::new(Live {
-                auth: Arc::new(Authenticator::new(&options)),
-                options: Arc::new(options),
-            }),
+            live: RwLock::new(Live::new(options)),
             config_generation: AtomicU64::new(0),
             name,
             id,
@@ -243,15 +290,28 @@ impl Server {
             kept.push("server_name");
         }
         options.server_name = current.server_name.clone();
-        let auth = Arc::new(Authenticator::new(&options));
-        {
-            let mut live = self.live.write();
-            live.options = Arc::new(options);
-            live.auth = auth.clone();
+        // nats-server refuses to reload a changed websocket block; its listener, origin
+        // rules and authentication stay as they were started.
+        let websocket_changed = match (&options.websocket, &current.websocket) {
+            (Some(new), Some(running)) => {
+                let mut new = new.clone();
+                if new.port == Some(0) {
+                    new.port = running.port;
+                }
+                new != *running
+            }
+            (new, running) => new != running,
+        };
+        if websocket_changed {
+            kept.push("websocket");
         }
+        options.websocket = current.websocket.clone();
+        let live = Live::new(options);
+        *self.live.write() = live.clone();
         self.register_accounts();
         self.config_generation.fetch_add(1, Ordering::Release);
         for conn in self.connections() {
+            let auth = live.authenticator_for(conn.meta.lock().client_type);
             let still_allowed = match &*conn.credentials.lock() {
                 Some(creds) => auth.authenticate(creds).is_some(),
                 None => !auth.is_required(),
@@ -274,8 +334,11 @@ impl Server {
         self.lame_duck.store(true, Ordering::Relaxed);
         for conn in self.connections() {
             if conn.protocol.load(Ordering::Relaxed) >= 1 {
-                let ip = conn.meta.lock().ip.clone();
-                let json = info::info_json(self, conn.id(), &ip);
+                let (ip, client_type) = {
+                    let meta = conn.meta.lock();
+                    (meta.ip.clone(), meta.client_type)
+                };
+                let json = info::info_json(self, conn.id(), &ip, client_type);
                 conn.queue_info(&json);
             }
         }
@@ -293,6 +356,11 @@ impl Server {
 
     pub(crate) fn authenticator(&self) -> Arc<Authenticator> {
         self.live.read().auth.clone()
+    }
+
+    /// The authenticator for clients of this type (WebSocket clients may have their own).
+    pub(crate) fn authenticator_for(&self, client_type: ClientType) -> Arc<Authenticator> {
+        self.live.read().authenticator_for(client_type)
     }
 
     pub(crate) fn config_generation(&self) -> u64 {
@@ -340,6 +408,18 @@ impl Server {
     /// `-ERR 'maximum connections exceeded'` and close) is queued on the returned
     /// connection's outbound side.
     pub fn accept(self: &Arc<Self>, peer: PeerAddr, now: Instant) -> Connection {
+        self.accept_as(peer, now, ClientType::Nats)
+    }
+
+    /// [`Server::accept`] for a client that came in another way (e.g. the WebSocket
+    /// listener): it is listed with that type in `/connz`, and WebSocket clients are
+    /// authenticated by the `websocket` block's `authorization` when it has one.
+    pub fn accept_as(
+        self: &Arc<Self>,
+        peer: PeerAddr,
+        now: Instant,
+        client_type: ClientType,
+    ) -> Connection {
         let cid = self.next_cid.fetch_add(1, Ordering::Relaxed);
         self.stats.total_connections.fetch_add(1, Ordering::Relaxed);
         let meta = ConnMeta {
@@ -347,6 +427,7 @@ impl Server {
             port: peer.port,
             start: now,
             last_activity: now,
+            client_type,
             ..ConnMeta::default()
         };
         let shared = Arc::new(ConnShared::new(cid, meta));

@@ -12,6 +12,10 @@ use core::task::{Context, Poll, Waker};
 /// Payloads at least this long are shared between subscribers instead of copied.
 pub const SHARE_PAYLOAD_AT: usize = 8 * 1024;
 
+/// Tail capacity reserved at once for the control lines around shared payloads (about a
+/// hundred of them), see [`Outbound::reserve_line`].
+const LINE_BLOCK: usize = 4 * 1024;
+
 /// Why a connection was closed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum CloseReason {
@@ -75,10 +79,16 @@ pub enum WriteEvent {
 pub(crate) struct Outbound {
     chunks: VecDeque<Bytes>,
     tail: BytesMut,
+    /// The tail's other block for control lines around shared chunks (empty; see
+    /// [`Outbound::reserve_line`]).
+    spare_block: BytesMut,
     pending: usize,
     closed: Option<CloseReason>,
     writer: Option<Waker>,
     reader: Option<Waker>,
+    /// The frontend asked for its writer to run without engine output (see
+    /// [`ConnShared::wake_writer`](super::ConnShared::wake_writer)).
+    nudged: bool,
 }
 
 impl Outbound {
@@ -107,6 +117,26 @@ impl Outbound {
         self.pending += n;
     }
 
+    /// Make room in [`Self::tail`] for a control line of at most `len` bytes that is about
+    /// to precede a shared chunk.
+    ///
+    /// Each such line is split off the tail on its own, so a tail grown only as needed would
+    /// be left without spare room after every split and the next line would allocate a
+    /// fresh buffer (several allocations per message). Instead the lines are carved out of
+    /// a block. When it is full, whatever it still holds is queued and the lines continue in
+    /// the previous block, which the writer has most likely written (dropped) by then, so
+    /// `reserve` reclaims it instead of allocating: two blocks, reused in turn.
+    pub(crate) fn reserve_line(&mut self, len: usize) {
+        if self.tail.capacity() - self.tail.len() >= len {
+            return;
+        }
+        if !self.tail.is_empty() {
+            self.chunks.push_back(self.tail.split().freeze());
+        }
+        core::mem::swap(&mut self.tail, &mut self.spare_block);
+        self.tail.reserve(len.max(LINE_BLOCK));
+    }
+
     /// Queue a shared chunk after everything appended so far.
     pub(crate) fn push_shared(&mut self, chunk: Bytes) {
         if !self.tail.is_empty() {
@@ -119,6 +149,18 @@ impl Outbound {
     /// Take the writer's waker so it can be woken once the current batch is done.
     pub(crate) fn take_writer_waker(&mut self) -> Option<Waker> {
         self.writer.take()
+    }
+
+    /// Make the next `poll_write` return `Data` even with nothing queued; returns the
+    /// writer's waker.
+    pub(crate) fn nudge(&mut self) -> Option<Waker> {
+        self.nudged = true;
+        self.writer.take()
+    }
+
+    /// Why the connection was closed, if it was.
+    pub(crate) fn close_reason(&self) -> Option<CloseReason> {
+        self.closed
     }
 
     /// Mark closed; returns the wakers to wake (writer, reader). Idempotent.
@@ -147,6 +189,11 @@ impl Outbound {
             }
             into.append(&mut self.chunks);
             self.pending = 0;
+            self.nudged = false;
+            return Poll::Ready(WriteEvent::Data);
+        }
+        if self.nudged {
+            self.nudged = false;
             return Poll::Ready(WriteEvent::Data);
         }
         if let Some(reason) = self.closed {

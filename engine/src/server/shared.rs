@@ -7,11 +7,11 @@ use super::subscription::Subscription;
 use crate::error::ClientError;
 use crate::prelude::*;
 use crate::proto::encode;
+use crate::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
 use crate::sync::{Mutex, MutexGuard};
 use crate::time::Instant;
 use alloc::collections::VecDeque;
 use bytes::Bytes;
-use core::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
 use core::task::{Context, Poll};
 use core::time::Duration;
 use hashbrown::HashMap;
@@ -80,6 +80,8 @@ pub struct ConnMeta {
     pub user: Option<String>,
     /// Round-trip time measured with the server's first PING.
     pub rtt: Option<Duration>,
+    /// How the client connected (TCP or WebSocket).
+    pub client_type: super::ClientType,
 }
 
 /// The shared half of a connection.
@@ -148,6 +150,23 @@ impl ConnShared {
     /// Whether the connection has been closed.
     pub fn is_closed(&self) -> bool {
         self.closed.load(Ordering::Acquire)
+    }
+
+    /// Why the connection was closed, once it is (the writer learns it from
+    /// [`WriteEvent::Closed`]; this is for a transport that needs it elsewhere, e.g. to pick
+    /// a WebSocket close status).
+    pub fn close_reason(&self) -> Option<CloseReason> {
+        self.outbound.lock().close_reason()
+    }
+
+    /// Wake the writer for output the frontend's transport makes itself (a WebSocket pong
+    /// or close reply): the next [`ConnShared::poll_write`] returns [`WriteEvent::Data`],
+    /// possibly with no chunks, and the writer then flushes its transport.
+    pub fn wake_writer(&self) {
+        let waker = self.outbound.lock().nudge();
+        if let Some(w) = waker {
+            w.wake();
+        }
     }
 
     /// Bytes queued for the writer.

@@ -3,8 +3,8 @@
 use super::shared::ConnShared;
 use crate::auth::ResolvedPermissions;
 use crate::prelude::*;
+use crate::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use core::hash::{Hash, Hasher};
-use core::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 /// One SUB of one connection.
 #[derive(Debug)]

@@ -31,8 +31,8 @@ pub use shared::{MatchCache, SharedSublist};
 
 use crate::prelude::*;
 use crate::subject;
+use crate::sync::atomic::{AtomicU64, Ordering};
 use core::hash::Hash;
-use core::sync::atomic::{AtomicU64, Ordering};
 use trie::{Collector, Level};
 
 /// What a subject matched: plain subscriptions, and queue subscriptions grouped by queue

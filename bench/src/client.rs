@@ -1,0 +1,250 @@
+//! A blocking NATS client connection for the load generator: the handshake, pre-encoded
+//! writes, and a read side that feeds the engine's [`ClientParser`] straight from a
+//! reusable buffer (no allocation per message).
+
+use rnats_engine::proto::{encode, ClientParser, ParserLimits, ServerOp};
+use std::io::{self, Read, Write};
+use std::net::{SocketAddr, TcpStream, ToSocketAddrs};
+use std::time::{Duration, Instant};
+
+/// Largest `read(2)`: large enough that a busy subscriber drains many messages per
+/// syscall, small enough to stay in L2.
+const MAX_READ: usize = 256 * 1024;
+/// First `read(2)` size; it doubles while reads fill it, so thousands of idle connections
+/// (the connections scenario) cost the generator little memory.
+const MIN_READ: usize = 4 * 1024;
+
+/// What the bench sends as CONNECT: no `+OK` acknowledgements, no pedantic checks.
+const CONNECT_JSON: &[u8] = br#"{"verbose":false,"pedantic":false,"tls_required":false,"name":"rnats-bench","lang":"rust","version":"0.1.0","protocol":1,"headers":false,"no_responders":false}"#;
+
+/// An error with the context a failing benchmark must print.
+pub type BenchResult<T> = Result<T, String>;
+
+/// Resolves `host:port` (an optional `nats://` prefix is accepted).
+pub fn resolve(url: &str) -> BenchResult<SocketAddr> {
+    let hostport = url.strip_prefix("nats://").unwrap_or(url);
+    hostport
+        .to_socket_addrs()
+        .map_err(|e| format!("resolving {hostport}: {e}"))?
+        .next()
+        .ok_or_else(|| format!("{hostport} resolves to no address"))
+}
+
+/// One connection to the server under test.
+pub struct Conn {
+    stream: TcpStream,
+    reader: Reader,
+}
+
+/// The read side: a buffer of bytes received and not yet parsed, and the parser's state.
+struct Reader {
+    buf: Vec<u8>,
+    read_size: usize,
+    start: usize,
+    end: usize,
+    parser: ClientParser,
+}
+
+/// What a read-side callback tells the loop in [`Conn::read_until`].
+#[derive(PartialEq, Eq)]
+pub enum Flow {
+    /// Keep reading.
+    Continue,
+    /// Stop: the caller has what it waited for.
+    Stop,
+}
+
+impl Conn {
+    /// Connects, reads INFO, sends CONNECT + PING and waits for the PONG.
+    pub fn connect(addr: SocketAddr, timeout: Duration) -> BenchResult<Conn> {
+        Self::connect_with(addr, timeout, &[])
+    }
+
+    /// Like [`Conn::connect`], sending `extra` (e.g. a SUB) between CONNECT and the PING,
+    /// so the PONG also confirms it.
+    pub fn connect_with(addr: SocketAddr, timeout: Duration, extra: &[u8]) -> BenchResult<Conn> {
+        let stream = TcpStream::connect_timeout(&addr, timeout)
+            .map_err(|e| format!("connecting to {addr}: {e}"))?;
+        stream
+            .set_nodelay(true)
+            .map_err(|e| format!("TCP_NODELAY: {e}"))?;
+        let mut conn = Conn {
+            stream,
+            reader: Reader {
+                buf: Vec::new(),
+                read_size: MIN_READ,
+                start: 0,
+                end: 0,
+                parser: ClientParser::new(ParserLimits {
+                    max_control_line: 64 * 1024,
+                    max_payload: 64 * 1024 * 1024,
+                }),
+            },
+        };
+        let deadline = Instant::now() + timeout;
+        let mut got_info = false;
+        conn.read_until(deadline, |op| match op {
+            ServerOp::Info { .. } => {
+                got_info = true;
+                Ok(Flow::Stop)
+            }
+            other => Err(format!("expected INFO, got {other:?}")),
+        })?;
+        debug_assert!(got_info);
+        let mut hello = Vec::with_capacity(CONNECT_JSON.len() + 16);
+        encode::connect(&mut hello, CONNECT_JSON);
+        hello.extend_from_slice(extra);
+        hello.extend_from_slice(b"PING\r\n");
+        conn.write_all(&hello)?;
+        conn.wait_pong(deadline)?;
+        Ok(conn)
+    }
+
+    /// Writes all of `bytes`.
+    pub fn write_all(&mut self, bytes: &[u8]) -> BenchResult<()> {
+        self.stream
+            .write_all(bytes)
+            .map_err(|e| format!("write to server: {e}"))
+    }
+
+    /// `SUB subject [queue] sid` (not flushed through a PING: see [`Conn::ping_pong`]).
+    pub fn sub(&mut self, subject: &str, queue: Option<&str>, sid: u64) -> BenchResult<()> {
+        let mut line = Vec::with_capacity(subject.len() + 32);
+        encode::sub(
+            &mut line,
+            subject.as_bytes(),
+            queue.map(str::as_bytes),
+            sid.to_string().as_bytes(),
+        );
+        self.write_all(&line)
+    }
+
+    /// Sends PING and waits for its PONG: once it arrives the server has processed
+    /// everything this connection sent before it, and everything it queued for this
+    /// connection before it has been received.
+    pub fn ping_pong(&mut self, timeout: Duration) -> BenchResult<()> {
+        self.write_all(b"PING\r\n")?;
+        self.wait_pong(Instant::now() + timeout)
+    }
+
+    fn wait_pong(&mut self, deadline: Instant) -> BenchResult<()> {
+        self.read_until(deadline, |op| match op {
+            ServerOp::Pong => Ok(Flow::Stop),
+            ServerOp::Info { .. } | ServerOp::Ok | ServerOp::Ping => Ok(Flow::Continue),
+            other => Err(format!("waiting for PONG, got {other:?}")),
+        })
+    }
+
+    /// Sets the read timeout used by [`Conn::read_until`] between deadline checks.
+    pub fn set_read_timeout(&self, t: Duration) -> BenchResult<()> {
+        self.stream
+            .set_read_timeout(Some(t))
+            .map_err(|e| format!("SO_RCVTIMEO: {e}"))
+    }
+
+    /// Hands every op the server sends to `on_op` until it returns [`Flow::Stop`] (the op
+    /// that stopped it is consumed, later bytes stay buffered), an error, or `deadline`.
+    /// A server `PING` is answered by the caller only if it wants; `-ERR` is an error.
+    pub fn read_until(
+        &mut self,
+        deadline: Instant,
+        mut on_op: impl FnMut(ServerOp<'_>) -> BenchResult<Flow>,
+    ) -> BenchResult<()> {
+        loop {
+            if self.reader.drain(&mut on_op)? == Flow::Stop {
+                return Ok(());
+            }
+            if Instant::now() >= deadline {
+                return Err("timed out waiting for the server".into());
+            }
+            self.fill()?;
+        }
+    }
+
+    /// Parses what is buffered, then reads once (blocking up to the read timeout).
+    /// Returns whether `on_op` asked to stop. Used by loops that check other conditions
+    /// between reads.
+    pub fn poll(
+        &mut self,
+        mut on_op: impl FnMut(ServerOp<'_>) -> BenchResult<Flow>,
+    ) -> BenchResult<Flow> {
+        if self.reader.drain(&mut on_op)? == Flow::Stop {
+            return Ok(Flow::Stop);
+        }
+        self.fill()?;
+        self.reader.drain(&mut on_op)
+    }
+
+    /// One `read(2)` into the free end of the buffer. A read timeout is not an error.
+    fn fill(&mut self) -> BenchResult<()> {
+        let r = &mut self.reader;
+        if r.start == r.end {
+            r.start = 0;
+            r.end = 0;
+        } else if r.buf.len() - r.end < r.read_size {
+            // Keep the unparsed tail; the parser's state is relative to its first byte.
+            r.buf.copy_within(r.start..r.end, 0);
+            r.end -= r.start;
+            r.start = 0;
+        }
+        let want = r.parser.needed().unwrap_or(0).max(r.end + r.read_size);
+        if r.buf.len() < want {
+            r.buf.resize(want, 0);
+        }
+        match self.stream.read(&mut r.buf[r.end..]) {
+            Ok(0) => Err("server closed the connection".into()),
+            Ok(n) => {
+                r.end += n;
+                if n >= r.read_size && r.read_size < MAX_READ {
+                    r.read_size *= 2;
+                }
+                Ok(())
+            }
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    io::ErrorKind::WouldBlock
+                        | io::ErrorKind::TimedOut
+                        | io::ErrorKind::Interrupted
+                ) =>
+            {
+                Ok(())
+            }
+            Err(e) => Err(format!("read from server: {e}")),
+        }
+    }
+
+    /// Shuts the connection down.
+    pub fn close(self) {
+        let _ = self.stream.shutdown(std::net::Shutdown::Both);
+    }
+}
+
+impl Reader {
+    fn drain(
+        &mut self,
+        on_op: &mut impl FnMut(ServerOp<'_>) -> BenchResult<Flow>,
+    ) -> BenchResult<Flow> {
+        while self.start < self.end {
+            let parsed = self
+                .parser
+                .parse(&self.buf[self.start..self.end])
+                .map_err(|e| format!("protocol error from server: {e:?}"))?;
+            let Some((op, consumed)) = parsed else {
+                return Ok(Flow::Continue);
+            };
+            if let ServerOp::Err { message } = op {
+                return Err(format!(
+                    "server sent -ERR '{}'",
+                    String::from_utf8_lossy(message)
+                ));
+            }
+            let flow = on_op(op)?;
+            self.start += consumed;
+            if flow == Flow::Stop {
+                return Ok(Flow::Stop);
+            }
+        }
+        Ok(Flow::Continue)
+    }
+}

@@ -1,0 +1,123 @@
+//! CI smoke test of `rnats-bench`: every scenario at small counts against the debug
+//! rnats-server, and a one-round `compare` against the reference nats-server. Delivery
+//! counts are checked (by the bench itself, and again here from its JSON); timings never.
+
+use rnats_tests::{server_binary, Frontend, ServerConfig, ServerKind, TestServer};
+use serde_json::Value;
+use std::process::Command;
+
+fn bench(args: &[&str]) -> Value {
+    let out = Command::new(env!("CARGO_BIN_EXE_rnats-bench"))
+        .args(args)
+        .output()
+        .expect("run rnats-bench");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        out.status.success(),
+        "rnats-bench {args:?} failed ({}):\nstdout:\n{stdout}\nstderr:\n{stderr}",
+        out.status
+    );
+    serde_json::from_str(&stdout)
+        .unwrap_or_else(|e| panic!("rnats-bench printed no JSON ({e}):\n{stdout}\n{stderr}"))
+}
+
+fn u(v: &Value, key: &str) -> u64 {
+    v[key]
+        .as_u64()
+        .unwrap_or_else(|| panic!("{key} missing in {v}"))
+}
+
+#[test]
+fn every_scenario_delivers_exactly_against_rnats() {
+    let server = TestServer::start(ServerKind::Rnats(Frontend::Tokio), ServerConfig::default());
+    let url = format!("127.0.0.1:{}", server.port());
+    let pid = server.pid().to_string();
+    let results = bench(&[
+        "run",
+        "--server",
+        &url,
+        "--server-pid",
+        &pid,
+        "--smoke",
+        "--json",
+        "--no-progress",
+    ]);
+    let results = results.as_array().expect("a JSON array");
+    let by_name = |name: &str| {
+        results
+            .iter()
+            .find(|r| r["scenario"] == name)
+            .unwrap_or_else(|| panic!("scenario {name} missing from {results:?}"))
+    };
+    for name in ["pub-16", "pub-128", "pub-1k", "pub-16k"] {
+        let r = by_name(name);
+        assert!(u(r, "published") > 0);
+        assert_eq!(u(r, "delivered"), 0, "{name}");
+    }
+    for (name, subs) in [
+        ("pubsub-16", 1),
+        ("pubsub-16k", 1),
+        ("fanout-4", 4),
+        ("many-4x4", 4),
+    ] {
+        let r = by_name(name);
+        assert_eq!(u(r, "delivered"), u(r, "published") * subs, "{name}");
+    }
+    let queue = by_name("queue-4");
+    assert_eq!(u(queue, "delivered"), u(queue, "published"));
+    let wildcard = by_name("wildcard");
+    assert_eq!(u(wildcard, "published"), 20_000);
+    // Fixed by the deterministic subscription set: 0.75 matches per subject on average.
+    assert!(u(wildcard, "delivered") > 10_000, "{wildcard}");
+    let reqrep = by_name("reqrep");
+    assert_eq!(u(reqrep, "msgs"), 200);
+    assert!(reqrep["latency_us"]["p99"]
+        .as_f64()
+        .is_some_and(|p| p > 0.0));
+    let conns = by_name("conns");
+    assert_eq!(u(conns, "delivered"), 50);
+    assert!(conns["connections"]["rss_after"]
+        .as_u64()
+        .is_some_and(|b| b > 0));
+    assert!(conns["server_cpu_secs"].as_f64().is_some());
+    server.assert_running();
+}
+
+#[test]
+fn compare_runs_both_servers_in_alternation() {
+    let rnats = server_binary(ServerKind::Rnats(Frontend::Tokio));
+    let nats = server_binary(ServerKind::NatsServer);
+    let report = bench(&[
+        "compare",
+        "--rnats",
+        rnats.to_str().expect("utf-8 path"),
+        "--nats-server",
+        nats.to_str().expect("utf-8 path"),
+        "--rounds",
+        "2",
+        "--smoke",
+        "-s",
+        "pubsub-16,reqrep,conns",
+        "--json",
+        "--no-progress",
+    ]);
+    let scenarios = report["scenarios"].as_array().expect("scenarios");
+    assert_eq!(scenarios.len(), 3);
+    for s in scenarios {
+        for server in ["rnats", "nats_server"] {
+            let runs = s["runs"][server].as_array().expect("runs");
+            assert_eq!(runs.len(), 2, "{server} in {}", s["scenario"]);
+        }
+        assert!(
+            s["medians"]["msgs/s"]["ratio"].as_f64().is_some(),
+            "no ratio: {s}"
+        );
+    }
+    let conns = &scenarios[2];
+    assert!(conns["medians"]["KiB/conn"]["nats_server"]
+        .as_f64()
+        .is_some());
+    let reqrep = &scenarios[1];
+    assert!(reqrep["medians"]["p99 us"]["ratio"].as_f64().is_some());
+}

@@ -1,0 +1,242 @@
+//! Embedding rnats: a program runs a NATS server inside itself, on one thread, serving
+//! its own in-process clients and TCP clients on a port alike.
+//!
+//! ```text
+//! cargo run -p rnats-smol --example embedded -- 4222
+//! nats sub 'greeted.>'           # in another terminal, any NATS client
+//! nats request greet.alice ''    # answered by the in-process greeter below
+//! ```
+//!
+//! The whole embedding is [`Embedded::start`], [`Embedded::client`] and [`Embedded::run`].
+//! The connection loops are `rnats_host`'s (the same as `rnats-server-smol`'s); this file
+//! only lends them a one-thread runtime built from async-io and async-executor. An
+//! in-process client is the engine's [`LocalClient`]: a connection fed bytes directly, so
+//! it is subject to the same permissions and limits as a TCP client.
+
+use async_executor::Executor;
+use async_io::{Async, Timer};
+use rnats_engine::options::Options;
+use rnats_engine::server::local::{LocalClient, LocalError, LocalOptions};
+use rnats_engine::server::Server;
+use rnats_host::logger::Logger;
+use rnats_host::runtime::{self, Runtime, Signal, SignalSource};
+use rnats_host::serve::TaskTracker;
+use rnats_host::{client, clock, seed};
+use std::future::Future;
+use std::io::{self, IoSlice, Read, Write};
+use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{ready, Context, Poll};
+
+fn main() -> io::Result<()> {
+    let port = match std::env::args().nth(1) {
+        Some(port) => port.parse().map_err(|_| io::ErrorKind::InvalidInput)?,
+        None => 4222,
+    };
+    let nats = Embedded::start(Options {
+        host: "127.0.0.1".into(),
+        port: Some(port),
+        ..Options::default()
+    })?;
+    println!("embedded NATS server listening on {}", nats.addr());
+    let greeter = nats.client("greeter").map_err(io::Error::other)?;
+    nats.run(greet(greeter)).map_err(io::Error::other)
+}
+
+/// The program's own service, talking to the server in-process: answers requests on
+/// `greet.<name>` with `hello, <name>` and announces each greeting on `greeted.<name>`.
+pub async fn greet(mut nats: LocalClient) -> Result<(), LocalError> {
+    nats.subscribe("greet.*")?;
+    while let Some(request) = nats.next_message().await {
+        let name = request.subject.strip_prefix(b"greet.").unwrap_or_default();
+        let greeting = [&b"hello, "[..], name].concat();
+        if let Some(reply) = &request.reply {
+            nats.publish(reply, &greeting)?;
+        }
+        nats.publish([&b"greeted."[..], name].concat(), &greeting)?;
+    }
+    Ok(())
+}
+
+/// A NATS server inside this program: a TCP listener and its clients, served by whichever
+/// thread calls [`Embedded::run`], plus in-process clients from [`Embedded::client`].
+pub struct Embedded {
+    rt: OneThread,
+    server: Arc<Server>,
+    addr: SocketAddr,
+}
+
+impl Embedded {
+    /// Listen on `options.host:options.port` (port 0 picks a free one) and get ready to
+    /// serve; nothing runs until [`Embedded::run`].
+    pub fn start(mut options: Options) -> io::Result<Embedded> {
+        let rt = OneThread::default();
+        let (listener, addr) = runtime::listen(&rt, &options.host, options.port.unwrap_or(0))?;
+        options.port = Some(addr.port());
+        let log = Arc::new(Logger::new(&options)?);
+        let server = Server::new(options, seed(), clock::now());
+        rt.spawn(accept_loop(rt.clone(), server.clone(), listener, log));
+        Ok(Embedded { rt, server, addr })
+    }
+
+    /// The address TCP clients connect to.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// The engine's server, e.g. for monitoring (`rnats_engine::monitor`) or a reload.
+    pub fn server(&self) -> &Arc<Server> {
+        &self.server
+    }
+
+    /// A new in-process client named `name` (shown by `/connz`).
+    pub fn client(&self, name: &str) -> Result<LocalClient, LocalError> {
+        let options = LocalOptions {
+            name: Some(name.into()),
+            ..LocalOptions::default()
+        };
+        LocalClient::connect(&self.server, &options, clock::now)
+    }
+
+    /// Serve TCP clients on this thread while running `app` (the program's own tasks);
+    /// returns what `app` returns.
+    pub fn run<T>(&self, app: impl Future<Output = T>) -> T {
+        async_io::block_on(self.rt.executor.run(app))
+    }
+}
+
+/// Accept TCP clients for as long as the program runs; each is `rnats_host`'s client loop.
+async fn accept_loop(
+    rt: OneThread,
+    server: Arc<Server>,
+    listener: Async<TcpListener>,
+    log: Arc<Logger>,
+) {
+    let tasks = TaskTracker::default();
+    loop {
+        match runtime::accept(&rt, &listener).await {
+            Ok(conn) => {
+                let serve =
+                    client::serve(rt.clone(), server.clone(), conn, log.clone(), tasks.clone());
+                rt.spawn(tasks.track(serve));
+            }
+            Err(e) => {
+                let what = format!("Error accepting client connection: {e}");
+                runtime::pause_after_accept_error(&rt, &log, &what).await;
+            }
+        }
+    }
+}
+
+/// The runtime the server loops run on: one executor, driven only by the thread inside
+/// [`Embedded::run`]; sockets and timers on async-io's reactor.
+#[derive(Clone, Default)]
+struct OneThread {
+    executor: Arc<Executor<'static>>,
+}
+
+impl Runtime for OneThread {
+    type Sleep = Timer;
+    type Listener = Async<TcpListener>;
+    type Reader = Socket;
+    type Writer = Socket;
+    type Signals = NoSignals;
+
+    fn sleep_until(&self, deadline: std::time::Instant) -> Timer {
+        Timer::at(deadline)
+    }
+
+    fn spawn(&self, task: impl Future<Output = ()> + Send + 'static) {
+        self.executor.spawn(task).detach();
+    }
+
+    fn listener(&self, listener: TcpListener) -> io::Result<Async<TcpListener>> {
+        Async::new(listener)
+    }
+
+    fn poll_accept(
+        &self,
+        listener: &Async<TcpListener>,
+        cx: &mut Context<'_>,
+    ) -> Poll<io::Result<(Socket, Socket, SocketAddr)>> {
+        loop {
+            match listener.get_ref().accept() {
+                Ok((stream, peer)) => {
+                    let _ = stream.set_nodelay(true);
+                    let socket = Socket(Arc::new(Async::new(stream)?));
+                    return Poll::Ready(Ok((socket.clone(), socket, peer)));
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                    ready!(listener.poll_readable(cx))?;
+                }
+                Err(e) => return Poll::Ready(Err(e)),
+            }
+        }
+    }
+
+    fn signals(&self) -> io::Result<NoSignals> {
+        Ok(NoSignals)
+    }
+}
+
+/// Signals belong to the embedding program, not to the server inside it.
+struct NoSignals;
+
+impl SignalSource for NoSignals {
+    fn poll_signal(&mut self, _cx: &mut Context<'_>) -> Poll<Signal> {
+        Poll::Pending
+    }
+}
+
+/// An accepted connection; one handle reads, a clone writes.
+#[derive(Clone)]
+struct Socket(Arc<Async<TcpStream>>);
+
+impl futures_io::AsyncRead for Socket {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut [u8],
+    ) -> Poll<io::Result<usize>> {
+        loop {
+            match self.0.get_ref().read(buf) {
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+                done => return Poll::Ready(done),
+            }
+            ready!(self.0.poll_readable(cx))?;
+        }
+    }
+}
+
+impl futures_io::AsyncWrite for Socket {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        self.poll_write_vectored(cx, &[IoSlice::new(buf)])
+    }
+
+    fn poll_write_vectored(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        loop {
+            match self.0.get_ref().write_vectored(bufs) {
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+                done => return Poll::Ready(done),
+            }
+            ready!(self.0.poll_writable(cx))?;
+        }
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn poll_close(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Poll::Ready(self.0.get_ref().shutdown(Shutdown::Write))
+    }
+}

@@ -1,0 +1,81 @@
+//! Fuzz targets for `rnats-engine`. The logic lives here (one module per target) so that
+//! `cargo test` can replay the seed corpora and regression inputs without libFuzzer;
+//! `fuzz_targets/*.rs` are thin libFuzzer entry points.
+
+pub mod config;
+pub mod connection;
+pub mod parsers;
+pub mod subjects;
+
+/// Whether `RNATS_FUZZ_TRACE` is set: the scripted targets then print what they do (for
+/// reading a crash input).
+pub fn tracing() -> bool {
+    static ON: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *ON.get_or_init(|| std::env::var_os("RNATS_FUZZ_TRACE").is_some())
+}
+
+/// Pulls script values off the front of a fuzz input; once it is exhausted every read
+/// returns zero / empty, so any input is a valid script.
+#[derive(Debug)]
+pub struct Reader<'a> {
+    data: &'a [u8],
+}
+
+impl<'a> Reader<'a> {
+    /// A reader over `data`.
+    pub fn new(data: &'a [u8]) -> Self {
+        Reader { data }
+    }
+
+    /// Whether everything was read.
+    pub fn is_empty(&self) -> bool {
+        self.data.is_empty()
+    }
+
+    /// Bytes left.
+    pub fn len(&self) -> usize {
+        self.data.len()
+    }
+
+    /// One byte.
+    pub fn u8(&mut self) -> u8 {
+        match self.data.split_first() {
+            Some((&b, rest)) => {
+                self.data = rest;
+                b
+            }
+            None => 0,
+        }
+    }
+
+    /// Two bytes, little-endian.
+    pub fn u16(&mut self) -> u16 {
+        u16::from_le_bytes([self.u8(), self.u8()])
+    }
+
+    /// Eight bytes, little-endian.
+    pub fn u64(&mut self) -> u64 {
+        let mut b = [0; 8];
+        for x in &mut b {
+            *x = self.u8();
+        }
+        u64::from_le_bytes(b)
+    }
+
+    /// One byte's low bit.
+    pub fn bool(&mut self) -> bool {
+        self.u8() & 1 != 0
+    }
+
+    /// Up to `n` bytes (fewer at the end of the input).
+    pub fn bytes(&mut self, n: usize) -> &'a [u8] {
+        let (head, rest) = self.data.split_at(n.min(self.data.len()));
+        self.data = rest;
+        head
+    }
+
+    /// One of `items` (the first when exhausted).
+    pub fn choose<T: Copy>(&mut self, items: &[T]) -> T {
+        items[usize::from(self.u8()) % items.len()]
+    }
+}

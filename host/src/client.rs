@@ -1,0 +1,339 @@
+//! One client connection, on any [`Runtime`]: a read loop feeding the engine and a write
+//! loop draining it with vectored writes (the driving contract of
+//! `rnats_engine::server`).
+
+use crate::clock;
+use crate::logger::Logger;
+use crate::runtime::{self, Runtime};
+use crate::serve::TaskTracker;
+use bytes::{Buf, Bytes, BytesMut};
+use futures_io::{AsyncRead, AsyncWrite};
+use rnats_engine::server::{CloseReason, ConnShared, Connection, PeerAddr, Server, WriteEvent};
+use rnats_engine::time::Instant;
+use std::collections::VecDeque;
+use std::future::{poll_fn, Future};
+use std::io::{self, IoSlice};
+use std::net::SocketAddr;
+use std::pin::{pin, Pin};
+use std::sync::Arc;
+use std::task::Poll;
+use std::time::Duration;
+
+/// Smallest read buffer; it grows while reads fill it, up to [`MAX_READ_BUFFER`].
+pub const MIN_READ_BUFFER: usize = 512;
+/// Largest read buffer.
+pub const MAX_READ_BUFFER: usize = 64 * 1024;
+/// Most slices handed to one vectored write.
+const MAX_IOVECS: usize = 64;
+
+/// Serve an accepted connection in a task of its own, tracked by `tasks`.
+pub fn spawn<R: Runtime>(
+    rt: &R,
+    server: &Arc<Server>,
+    conn: (R::Reader, R::Writer, SocketAddr),
+    log: &Arc<Logger>,
+    tasks: &TaskTracker,
+) {
+    let client = serve(rt.clone(), server.clone(), conn, log.clone(), tasks.clone());
+    rt.spawn(tasks.track(client));
+}
+
+/// Serve one accepted connection until it closes. The writer runs as its own task,
+/// tracked by `tasks` like this one, so shutdown can wait for both to flush.
+pub async fn serve<R: Runtime>(
+    rt: R,
+    server: Arc<Server>,
+    (reader, writer, peer): (R::Reader, R::Writer, SocketAddr),
+    log: Arc<Logger>,
+    tasks: TaskTracker,
+) {
+    let conn = server.accept(peer_addr(peer), clock::now());
+    serve_connection(rt, &server, conn, (reader, writer, peer), log, tasks).await;
+}
+
+/// [`serve`] for a connection already accepted by the engine, over any byte stream: the
+/// WebSocket listener passes its frame decoder and encoder here.
+pub async fn serve_connection<R, Rd, Wr>(
+    rt: R,
+    server: &Server,
+    mut conn: Connection,
+    (reader, writer, peer): (Rd, Wr, SocketAddr),
+    log: Arc<Logger>,
+    tasks: TaskTracker,
+) where
+    R: Runtime,
+    Rd: AsyncRead + Unpin,
+    Wr: AsyncWrite + Unpin + Send + 'static,
+{
+    let write_deadline = server.options().write_deadline;
+    let writer = write_loop(rt.clone(), conn.shared().clone(), writer, write_deadline);
+    rt.spawn(tasks.track(writer));
+    let reason = read_loop(&rt, &mut conn, reader).await;
+    if log.debug_enabled() {
+        log.debug(&format!(
+            "{}:{} - cid:{} - Client connection closed: {}",
+            peer.ip(),
+            peer.port(),
+            conn.id(),
+            reason.as_str()
+        ));
+    }
+    conn.close(reason);
+}
+
+/// Peer address as the engine wants it.
+pub fn peer_addr(peer: SocketAddr) -> PeerAddr {
+    PeerAddr {
+        ip: peer.ip().to_string(),
+        port: peer.port(),
+    }
+}
+
+/// What woke the read loop.
+enum ReadEvent {
+    Read(io::Result<usize>),
+    Timeout,
+    Closed(CloseReason),
+}
+
+/// Feed the engine until the socket ends or the engine closes the connection, running
+/// the engine's timers (auth timeout, PINGs) in between.
+async fn read_loop<R: Runtime, Rd: AsyncRead + Unpin>(
+    rt: &R,
+    conn: &mut Connection,
+    mut reader: Rd,
+) -> CloseReason {
+    let shared = conn.shared().clone();
+    let mut buf = ReadBuffer::default();
+    // The timer is re-armed only when the engine's deadline moves (rarely: CONNECT, PINGs).
+    let mut armed: Option<Instant> = None;
+    let mut timer = pin!(None::<R::Sleep>);
+    loop {
+        let deadline = conn.poll_timeout();
+        if deadline != armed {
+            armed = deadline;
+            timer.set(deadline.map(|at| rt.sleep_until(clock::to_std(at))));
+        }
+        let window = buf.window();
+        let event = poll_fn(|cx| {
+            if let Poll::Ready(reason) = shared.poll_closed(cx) {
+                return Poll::Ready(ReadEvent::Closed(reason));
+            }
+            if let Some(t) = timer.as_mut().as_pin_mut() {
+                if t.poll(cx).is_ready() {
+                    return Poll::Ready(ReadEvent::Timeout);
+                }
+            }
+            Pin::new(&mut reader)
+                .poll_read(cx, window)
+                .map(ReadEvent::Read)
+        })
+        .await;
+        match event {
+            ReadEvent::Read(Ok(0)) => return CloseReason::ClientClosed,
+            ReadEvent::Read(Ok(n)) => {
+                if !conn.handle_bytes(buf.filled(n), clock::now()) {
+                    return poll_fn(|cx| shared.poll_closed(cx)).await;
+                }
+            }
+            ReadEvent::Read(Err(_)) => return CloseReason::ReadError,
+            ReadEvent::Timeout => {
+                buf.filled(0);
+                // A fired timer does not fire again: make the next loop arm a new one.
+                armed = None;
+                timer.set(None);
+                conn.handle_timeout(clock::now());
+            }
+            ReadEvent::Closed(reason) => return reason,
+        }
+    }
+}
+
+/// A connection's read buffer, sized to its traffic: small while the client is quiet (an
+/// idle connection costs little), doubling while reads fill it, halving while they use
+/// less than a quarter. Bytes the engine leaves (a partial op) stay at the front.
+#[derive(Debug)]
+pub struct ReadBuffer {
+    data: BytesMut,
+    want: usize,
+    /// Length of the data before the current read window.
+    before: usize,
+}
+
+impl Default for ReadBuffer {
+    fn default() -> Self {
+        ReadBuffer {
+            data: BytesMut::with_capacity(MIN_READ_BUFFER),
+            want: MIN_READ_BUFFER,
+            before: 0,
+        }
+    }
+}
+
+impl ReadBuffer {
+    /// Room for the next read, after the data kept so far. Zeroed, because readers may
+    /// only be handed initialised memory.
+    pub fn window(&mut self) -> &mut [u8] {
+        self.before = self.data.len();
+        self.data.reserve(self.want);
+        self.data.resize(self.before + self.want, 0);
+        &mut self.data[self.before..]
+    }
+
+    /// `n` bytes were read into the window: adapt the size and return the data for the
+    /// engine.
+    pub fn filled(&mut self, n: usize) -> &mut BytesMut {
+        self.data.truncate(self.before + n);
+        if n == self.want && self.want < MAX_READ_BUFFER {
+            self.want *= 2;
+        } else if n > 0 && n < self.want / 4 && self.want > MIN_READ_BUFFER {
+            self.want /= 2;
+        }
+        &mut self.data
+    }
+
+    /// The size of the next read window.
+    pub fn window_size(&self) -> usize {
+        self.want
+    }
+}
+
+/// Hand the engine's outbound chunks to the socket until the connection is closed and
+/// flushed; a write slower than `deadline` closes the connection as a slow consumer.
+async fn write_loop<R: Runtime, W: AsyncWrite + Unpin>(
+    rt: R,
+    shared: Arc<ConnShared>,
+    mut writer: W,
+    deadline: Duration,
+) {
+    let mut chunks: VecDeque<Bytes> = VecDeque::new();
+    loop {
+        let event = poll_fn(|cx| shared.poll_write(cx, &mut chunks)).await;
+        if chunks.is_empty() && event == WriteEvent::Data {
+            // Woken by the transport for its own output (ConnShared::wake_writer).
+            match runtime::timeout(&rt, deadline, runtime::flush(&mut writer)).await {
+                Some(Ok(())) => {}
+                Some(Err(_)) => {
+                    shared.close(CloseReason::ReadError);
+                    return;
+                }
+                None => {
+                    shared.close(CloseReason::SlowConsumerWriteDeadline);
+                    return;
+                }
+            }
+        }
+        if !chunks.is_empty() {
+            match runtime::timeout(&rt, deadline, write_chunks(&mut writer, &mut chunks)).await {
+                Some(Ok(())) => {}
+                Some(Err(_)) => {
+                    shared.close(CloseReason::ReadError);
+                    return;
+                }
+                None => {
+                    shared.close(CloseReason::SlowConsumerWriteDeadline);
+                    return;
+                }
+            }
+        }
+        if let WriteEvent::Closed(_) = event {
+            // Bounded: a transport may have a goodbye to write (a WebSocket close frame).
+            let _ = runtime::timeout(&rt, deadline, runtime::close(&mut writer)).await;
+            return;
+        }
+    }
+}
+
+/// Write every chunk, many per system call.
+async fn write_chunks<W: AsyncWrite + Unpin>(
+    writer: &mut W,
+    chunks: &mut VecDeque<Bytes>,
+) -> io::Result<()> {
+    while !chunks.is_empty() {
+        let n = poll_fn(|cx| {
+            let mut slices = [IoSlice::new(&[]); MAX_IOVECS];
+            let mut used = 0;
+            for (slot, chunk) in slices.iter_mut().zip(chunks.iter()) {
+                *slot = IoSlice::new(chunk);
+                used += 1;
+            }
+            Pin::new(&mut *writer).poll_write_vectored(cx, &slices[..used])
+        })
+        .await?;
+        if n == 0 {
+            return Err(io::ErrorKind::WriteZero.into());
+        }
+        advance(chunks, n);
+    }
+    Ok(())
+}
+
+/// Drop the first `n` written bytes from `chunks`.
+pub fn advance(chunks: &mut VecDeque<Bytes>, mut n: usize) {
+    while n > 0 {
+        let Some(front) = chunks.front_mut() else {
+            return;
+        };
+        if front.len() <= n {
+            n -= front.len();
+            chunks.pop_front();
+        } else {
+            front.advance(n);
+            n = 0;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn advance_drops_whole_and_partial_chunks() {
+        let mut chunks: VecDeque<Bytes> = ["abc", "de", "fgh"]
+            .iter()
+            .map(|s| Bytes::from_static(s.as_bytes()))
+            .collect();
+        advance(&mut chunks, 4);
+        assert_eq!(
+            chunks,
+            vec![Bytes::from_static(b"e"), Bytes::from_static(b"fgh")]
+        );
+        advance(&mut chunks, 4);
+        assert!(chunks.is_empty());
+        advance(&mut chunks, 1);
+        assert!(chunks.is_empty());
+    }
+
+    #[test]
+    fn read_buffer_grows_while_full_and_shrinks_while_sparse() {
+        let mut buf = ReadBuffer::default();
+        assert_eq!(buf.window().len(), MIN_READ_BUFFER);
+        let mut size = MIN_READ_BUFFER;
+        while size < MAX_READ_BUFFER {
+            let n = buf.window().len();
+            assert_eq!(n, size);
+            buf.filled(n).clear();
+            size *= 2;
+        }
+        let n = buf.window().len();
+        assert_eq!(n, MAX_READ_BUFFER, "capped");
+        buf.filled(n).clear();
+        assert_eq!(buf.window_size(), MAX_READ_BUFFER);
+        buf.window();
+        buf.filled(10).clear();
+        assert_eq!(buf.window_size(), MAX_READ_BUFFER / 2);
+    }
+
+    #[test]
+    fn read_buffer_keeps_unconsumed_bytes() {
+        let mut buf = ReadBuffer::default();
+        buf.window()[..5].copy_from_slice(b"PUB a");
+        assert_eq!(&buf.filled(5)[..], b"PUB a");
+        buf.window()[..4].copy_from_slice(b" 1\r\n");
+        assert_eq!(&buf.filled(4)[..], b"PUB a 1\r\n");
+        // Nothing read (a timer fired): the data stays as it was.
+        buf.window();
+        assert_eq!(&buf.filled(0)[..], b"PUB a 1\r\n");
+    }
+}
