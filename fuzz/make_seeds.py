@@ -158,6 +158,23 @@ conn.append(
     + step_drain(0)
     + step_drain(1)
 )
+# Accounts (mode 6: users a/b global, c in A, d in B), a reload to token auth, lame duck.
+conn.append(
+    setup(mode=6, extra=bytes([0, 0]), conns=3)
+    + step_bytes(0, b'CONNECT {"user":"c","pass":"pc","verbose":false,"protocol":1}\r\nSUB foo 1\r\nSUB > 2\r\n')
+    + step_bytes(1, b'CONNECT {"user":"d","pass":"pd","verbose":false}\r\nSUB foo 1\r\n')
+    + step_bytes(2, b'CONNECT {"user":"b","pass":"pb","verbose":false}\r\nSUB foo 1\r\nPUB foo 1\r\nx\r\n')
+    + step_bytes(0, b"PUB foo 1\r\na\r\n")
+    + step_drain(0)
+    + step_drain(1)
+    + step_drain(2)
+    + bytes([0, 8, 1 | 6, 1, 8, 0]) + struct.pack("<H", 100) + bytes([1])  # reload: small limits, users, no_auth_user a
+    + step_bytes(1, b"PUB foo 3\r\nabc\r\n")
+    + bytes([0, 9])  # lame duck
+    + step_drain(0)
+    + step_drain(1)
+    + step_drain(2)
+)
 write("connection", conn)
 
 # --- subjects: see fuzz/src/subjects.rs. TOKENS indices: 0 foo 1 bar 2 * 3 > 4 '' 5 baz
@@ -227,12 +244,14 @@ max_payload: 1MB
 max_pending: 64MB
 max_control_line: 4KB
 max_connections: 100
+max_subscriptions: 1000
 ping_interval: "2m"
 ping_max: 3
-write_deadline: 10s
+write_deadline: "10s"
 debug: true; trace = false, logtime: yes
 http: "0.0.0.0:8222"
 jetstream { store_dir: "/tmp/js", max_mem: 1G, max_file: 10GiB }
+lame_duck_duration: "30s"
 """,
     b"""authorization {
   timeout: 1.5
@@ -250,27 +269,31 @@ no_auth_user: bob
     b"""limit = 2048
 max_payload: $limit
 include fuzz.conf1
-authorization { token: $ETOKEN1 }
+authorization { token: $ETOKEN2 }
 #---
 max_pending = 4096
 ping_interval = 30
+#---
+"s3cret-\\x41"
 """,
     b"""{
   "listen": "localhost:4333",
   "pid_file": "/tmp/x.pid",
-  description: (
+  server_name: (
 multi line
 block
 )
-  array: [1, 2.5, true, 2024-01-02T03:04:05Z, "s", 'r', {a: b}]
+  unknown_key: [1, 2.5 , true, 2024-01-02T03:04:05Z, "s", 'r', {a: b}]
 }
 """,
     b"""include fuzz.conf
 port: 1
 """,
-    b"""a: 1
-b: [$a, $a]
-c: [$b, $b]
+    b"""accounts {
+  A: { users: [ {user: a, password: a} ] }
+  B: { users: [ {user: b, password: b, permissions: { publish: "x.>" }} ] }
+}
+authorization { users: [ {user: c, password: c} ] }
 include missing.missing
 """,
 ]

@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # Runs every test of the workspace: engine unit and simulation tests, and the integration
-# suite that drives rnats-server and the reference nats-server with real clients.
+# suite that drives rnats-server and the reference nats-server with real clients, and the
+# browser client (wasm/) in headless Chromium against both servers.
 # Installs what the tests need first.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install-test-deps.sh
 cargo test --workspace "$@"
+wasm/test.sh

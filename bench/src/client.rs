@@ -14,6 +14,9 @@ const MAX_READ: usize = 256 * 1024;
 /// (the connections scenario) cost the generator little memory.
 const MIN_READ: usize = 4 * 1024;
 
+/// Longest a blocking read waits before the caller's deadline is checked again.
+const DEADLINE_CHECK: Duration = Duration::from_millis(50);
+
 /// What the bench sends as CONNECT: no `+OK` acknowledgements, no pedantic checks.
 const CONNECT_JSON: &[u8] = br#"{"verbose":false,"pedantic":false,"tls_required":false,"name":"rnats-bench","lang":"rust","version":"0.1.0","protocol":1,"headers":false,"no_responders":false}"#;
 
@@ -68,6 +71,10 @@ impl Conn {
         stream
             .set_nodelay(true)
             .map_err(|e| format!("TCP_NODELAY: {e}"))?;
+        // Reads wake up now and then, so every wait honours its deadline.
+        stream
+            .set_read_timeout(Some(DEADLINE_CHECK))
+            .map_err(|e| format!("SO_RCVTIMEO: {e}"))?;
         let mut conn = Conn {
             stream,
             reader: Reader {
@@ -133,6 +140,14 @@ impl Conn {
             ServerOp::Info { .. } | ServerOp::Ok | ServerOp::Ping => Ok(Flow::Continue),
             other => Err(format!("waiting for PONG, got {other:?}")),
         })
+    }
+
+    /// Bounds every write, so a server that stops reading fails the run instead of
+    /// hanging it.
+    pub fn set_write_timeout(&self, t: Duration) -> BenchResult<()> {
+        self.stream
+            .set_write_timeout(Some(t))
+            .map_err(|e| format!("SO_SNDTIMEO: {e}"))
     }
 
     /// Sets the read timeout used by [`Conn::read_until`] between deadline checks.

@@ -579,7 +579,9 @@ fn run_flow(s: &Scenario, cfg: &RunConfig, count: u64, plan: Plan) -> BenchResul
     }
     let mut pub_conns = Vec::new();
     for _ in 0..s.pubs.max(1) {
-        pub_conns.push(Conn::connect(cfg.addr, SETUP_TIMEOUT)?);
+        let conn = Conn::connect(cfg.addr, SETUP_TIMEOUT)?;
+        conn.set_write_timeout(cfg.timeout)?;
+        pub_conns.push(conn);
     }
     let n_pubs = pub_conns.len();
     let (progress_total, unit) = if plan.rate_from_published {

@@ -98,8 +98,7 @@ pub fn parse_origin_url(text: &str) -> Result<(), String> {
 
 /// Go's `url.ParseRequestURI` followed by nats-server's `wsGetHostAndPort`.
 fn parse_request_uri(text: &str) -> Result<OriginUrl, String> {
-    let parsed =
-        go_url_parse(text, true).map_err(|e| format!("parse {}: {e}", go_quote(text)))?;
+    let parsed = go_url_parse(text, true).map_err(|e| format!("parse {}: {e}", go_quote(text)))?;
     let (host, port) = host_and_port(parsed.scheme == "https", &parsed.host)?;
     Ok(OriginUrl {
         scheme: parsed.scheme,
@@ -152,8 +151,7 @@ fn go_url_parse(raw: &str, via_request: bool) -> Result<GoUrl, String> {
         }
     }
     let mut host = String::new();
-    if (!scheme.is_empty() || (!via_request && !rest.starts_with("///")))
-        && rest.starts_with("//")
+    if (!scheme.is_empty() || (!via_request && !rest.starts_with("///"))) && rest.starts_with("//")
     {
         let authority = &rest[2..];
         let authority = authority.split('/').next().unwrap_or("");
@@ -266,9 +264,7 @@ pub fn close_status(reason: CloseReason) -> (u16, &'static str) {
         CloseReason::MaxPayloadExceeded => 1009,
         // nats-server sends 1006 (abnormal closure) for these, a code reserved for
         // reporting that must never be on the wire; rnats says "going away" instead.
-        CloseReason::ServerShutdown | CloseReason::ReadError | CloseReason::StaleConnection => {
-            1001
-        }
+        CloseReason::ServerShutdown | CloseReason::ReadError | CloseReason::StaleConnection => 1001,
     };
     (code, reason.as_str())
 }
@@ -315,8 +311,14 @@ mod tests {
     #[test]
     fn same_origin_compares_with_the_host_header() {
         let p = policy(true, &[]);
-        assert_eq!(p.check(Some("http://127.0.0.1:8080"), Some("127.0.0.1:8080")), Ok(()));
-        assert_eq!(p.check(Some("http://example.com"), Some("EXAMPLE.com:80")), Ok(()));
+        assert_eq!(
+            p.check(Some("http://127.0.0.1:8080"), Some("127.0.0.1:8080")),
+            Ok(())
+        );
+        assert_eq!(
+            p.check(Some("http://example.com"), Some("EXAMPLE.com:80")),
+            Ok(())
+        );
         assert_eq!(
             p.check(Some("http://127.0.0.1:8081"), Some("127.0.0.1:8080")),
             Err("not same origin".to_string())

@@ -29,34 +29,40 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{ready, Context, Poll};
 
-fn main() -> io::Result<()> {
-    let port = match std::env::args().nth(1) {
-        Some(port) => port.parse().map_err(|_| io::ErrorKind::InvalidInput)?,
-        None => 4222,
-    };
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let port = std::env::args()
+        .nth(1)
+        .map_or(Ok(4222), |port| port.parse())?;
     let nats = Embedded::start(Options {
         host: "127.0.0.1".into(),
         port: Some(port),
         ..Options::default()
     })?;
     println!("embedded NATS server listening on {}", nats.addr());
-    let greeter = nats.client("greeter").map_err(io::Error::other)?;
-    nats.run(greet(greeter)).map_err(io::Error::other)
+    let greeter = greeter(nats.client("greeter")?)?;
+    nats.run(greeter)?;
+    Ok(())
 }
 
 /// The program's own service, talking to the server in-process: answers requests on
 /// `greet.<name>` with `hello, <name>` and announces each greeting on `greeted.<name>`.
-pub async fn greet(mut nats: LocalClient) -> Result<(), LocalError> {
+/// Subscribes at once, so the service is there before the first TCP client can ask; the
+/// returned future serves it.
+pub fn greeter(
+    mut nats: LocalClient,
+) -> Result<impl Future<Output = Result<(), LocalError>>, LocalError> {
     nats.subscribe("greet.*")?;
-    while let Some(request) = nats.next_message().await {
-        let name = request.subject.strip_prefix(b"greet.").unwrap_or_default();
-        let greeting = [&b"hello, "[..], name].concat();
-        if let Some(reply) = &request.reply {
-            nats.publish(reply, &greeting)?;
+    Ok(async move {
+        while let Some(request) = nats.next_message().await {
+            let name = request.subject.strip_prefix(b"greet.").unwrap_or_default();
+            let greeting = [&b"hello, "[..], name].concat();
+            if let Some(reply) = &request.reply {
+                nats.publish(reply, &greeting)?;
+            }
+            nats.publish([&b"greeted."[..], name].concat(), &greeting)?;
         }
-        nats.publish([&b"greeted."[..], name].concat(), &greeting)?;
-    }
-    Ok(())
+        Ok(())
+    })
 }
 
 /// A NATS server inside this program: a TCP listener and its clients, served by whichever

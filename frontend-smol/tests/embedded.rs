@@ -17,8 +17,9 @@ use std::time::Duration;
 const PATIENCE: Duration = Duration::from_secs(10);
 
 /// Start the example's server on a free port on a thread of its own, running `app` there
-/// with an in-process client; returns the TCP address and a second in-process client for
-/// the test's own use.
+/// with an in-process client (what `app` does before returning its future, such as
+/// subscribing, is done before this returns); returns the TCP address and a second
+/// in-process client for the test's own use.
 fn start_embedded<F, Fut>(app: F) -> (SocketAddr, LocalClient)
 where
     F: FnOnce(LocalClient) -> Fut + Send + 'static,
@@ -34,8 +35,9 @@ where
         .expect("embedded server starts");
         let app_client = nats.client("app").expect("in-process client");
         let test_client = nats.client("test").expect("in-process client");
+        let app = app(app_client);
         ready.send((nats.addr(), test_client)).expect("test waits");
-        nats.run(app(app_client));
+        nats.run(app);
         // Keep serving the TCP clients after the app ends, until the test process exits.
         nats.run(std::future::pending::<()>());
     });
@@ -50,7 +52,8 @@ async fn tcp_client(addr: SocketAddr) -> async_nats::Client {
 
 #[tokio::test]
 async fn greeter_answers_tcp_requests_and_announces_over_tcp() {
-    let (addr, _test_client) = start_embedded(embedded::greet);
+    let (addr, _test_client) =
+        start_embedded(|app| embedded::greeter(app).expect("greeter subscribes"));
     let tcp = tcp_client(addr).await;
     let mut announcements = tcp.subscribe("greeted.>").await.unwrap();
     tcp.flush().await.unwrap();
@@ -78,6 +81,9 @@ async fn messages_flow_both_ways_between_in_process_and_tcp_clients() {
 
     // TCP → in-process, with headers and a reply subject.
     let from_tcp = local.subscribe("to.local").unwrap();
+    // Subscribed before the publish below, on the same connection: once that publish has
+    // arrived, the server has this subscription too (a flush does not wait for the server).
+    let mut inbox = tcp.subscribe("to.tcp").await.unwrap();
     let mut headers = async_nats::HeaderMap::new();
     headers.insert("Origin", "tcp");
     tcp.publish_with_reply_and_headers("to.local", "back.here", headers, "ping".into())
@@ -96,8 +102,6 @@ async fn messages_flow_both_ways_between_in_process_and_tcp_clients() {
     assert!(header_block.contains("Origin: tcp"), "{header_block}");
 
     // In-process → TCP: a plain publish and a reply to the TCP client's request.
-    let mut inbox = tcp.subscribe("to.tcp").await.unwrap();
-    tcp.flush().await.unwrap();
     local.publish("to.tcp", "pong").unwrap();
     let received = tokio::time::timeout(PATIENCE, inbox.next())
         .await

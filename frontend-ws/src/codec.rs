@@ -701,7 +701,10 @@ mod tests {
                 [client_frame(0x02, b"a"), client_frame(0x82, b"b")].concat(),
                 "new message started before final frame for previous message was received",
             ),
-            (client_frame(0x09, b"x"), "control frame does not have final bit set"),
+            (
+                client_frame(0x09, b"x"),
+                "control frame does not have final bit set",
+            ),
             (
                 long_ping,
                 "control frame length bigger than maximum allowed of 125 bytes",
@@ -798,20 +801,25 @@ mod tests {
                 link.clone(),
             );
             let chunks: Vec<&[u8]> = vec![b"MSG a 1 3\r\n", b"abc", b"\r\n", &big];
-            let mut queue: VecDeque<bytes::Bytes> =
-                chunks.iter().map(|c| bytes::Bytes::copy_from_slice(c)).collect();
+            let mut queue: VecDeque<bytes::Bytes> = chunks
+                .iter()
+                .map(|c| bytes::Bytes::copy_from_slice(c))
+                .collect();
             link.queue_pong(b"p".to_vec());
             block_on(async {
                 while !queue.is_empty() {
                     let n = std::future::poll_fn(|cx| {
-                        let slices: Vec<IoSlice<'_>> = queue.iter().map(|c| IoSlice::new(c)).collect();
+                        let slices: Vec<IoSlice<'_>> =
+                            queue.iter().map(|c| IoSlice::new(c)).collect();
                         Pin::new(&mut w).poll_write_vectored(cx, &slices)
                     })
                     .await
                     .unwrap();
                     rnats_host::client::advance(&mut queue, n);
                 }
-                std::future::poll_fn(|cx| Pin::new(&mut w).poll_close(cx)).await.unwrap();
+                std::future::poll_fn(|cx| Pin::new(&mut w).poll_close(cx))
+                    .await
+                    .unwrap();
             });
             let frames = server_frames(&w.inner.out);
             let mut data = Vec::new();

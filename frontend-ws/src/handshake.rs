@@ -39,6 +39,8 @@ where
 {
     let mut upgraded = Upgraded::default();
     let mut origin_error: Option<String> = None;
+    // tungstenite's callback signature returns the whole error response.
+    #[allow(clippy::result_large_err)]
     let callback = |request: &Request, response: Response| {
         let headers = request.headers();
         let text = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
@@ -63,17 +65,26 @@ where
             "origin not allowed: {}",
             origin_error.unwrap_or_default()
         )))),
+        // The client went away before finishing its request.
+        Err(
+            WsError::Io(_)
+            | WsError::ConnectionClosed
+            | WsError::AlreadyClosed
+            | WsError::Protocol(ProtocolError::HandshakeIncomplete),
+        ) => Err(Refused(None)),
         Err(WsError::Protocol(e)) => {
             let (status, reason) = match e {
                 ProtocolError::WrongHttpMethod => {
                     (StatusCode::METHOD_NOT_ALLOWED, "request method must be GET")
                 }
-                ProtocolError::MissingUpgradeWebSocketHeader => {
-                    (StatusCode::BAD_REQUEST, "invalid value for header 'Upgrade'")
-                }
-                ProtocolError::MissingConnectionUpgradeHeader => {
-                    (StatusCode::BAD_REQUEST, "invalid value for header 'Connection'")
-                }
+                ProtocolError::MissingUpgradeWebSocketHeader => (
+                    StatusCode::BAD_REQUEST,
+                    "invalid value for header 'Upgrade'",
+                ),
+                ProtocolError::MissingConnectionUpgradeHeader => (
+                    StatusCode::BAD_REQUEST,
+                    "invalid value for header 'Connection'",
+                ),
                 ProtocolError::MissingSecWebSocketKey | ProtocolError::InvalidSecWebSocketKey => {
                     (StatusCode::BAD_REQUEST, "key missing")
                 }
@@ -88,9 +99,6 @@ where
             };
             let _ = write_all(writer, &error_bytes(status)).await;
             Err(Refused(Some(reason.to_string())))
-        }
-        Err(WsError::Io(_) | WsError::ConnectionClosed | WsError::AlreadyClosed) => {
-            Err(Refused(None))
         }
         Err(e) => {
             let _ = write_all(writer, &error_bytes(StatusCode::BAD_REQUEST)).await;
@@ -111,7 +119,10 @@ fn error_response(status: StatusCode) -> ErrorResponse {
         HeaderValue::from_static("text/plain; charset=utf-8"),
     );
     headers.insert("Sec-Websocket-Version", HeaderValue::from_static("13"));
-    headers.insert("X-Content-Type-Options", HeaderValue::from_static("nosniff"));
+    headers.insert(
+        "X-Content-Type-Options",
+        HeaderValue::from_static("nosniff"),
+    );
     headers.insert("Content-Length", HeaderValue::from(body.len()));
     headers.insert("Connection", HeaderValue::from_static("close"));
     response

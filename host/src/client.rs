@@ -39,28 +39,34 @@ pub fn spawn<R: Runtime>(
 }
 
 /// Serve one accepted connection until it closes. The writer runs as its own task,
-/// tracked by `tasks` like this one, so shutdown can wait for both to flush.
-pub async fn serve<R: Runtime>(
+/// tracked by `tasks` like this one, so shutdown can wait for both to flush. The engine
+/// accepts the connection (and queues its INFO) at once; the returned future is the read
+/// side.
+pub fn serve<R: Runtime>(
     rt: R,
     server: Arc<Server>,
     (reader, writer, peer): (R::Reader, R::Writer, SocketAddr),
     log: Arc<Logger>,
     tasks: TaskTracker,
-) {
+) -> impl Future<Output = ()> + Send + 'static {
     let conn = server.accept(peer_addr(peer), clock::now());
-    serve_connection(rt, &server, conn, (reader, writer, peer), log, tasks).await;
+    serve_connection(rt, &server, conn, (reader, writer, peer), log, tasks)
 }
 
 /// [`serve`] for a connection already accepted by the engine, over any byte stream: the
-/// WebSocket listener passes its frame decoder and encoder here.
-pub async fn serve_connection<R, Rd, Wr>(
+/// WebSocket listener passes its frame decoder and encoder here. Starts the writer task
+/// now; the returned future is the read side.
+// Not an `async fn`: its parameters would be stored twice in the future (once as
+// captured, once as bound), and a `Connection` is large; one per client adds up.
+pub fn serve_connection<R, Rd, Wr>(
     rt: R,
     server: &Server,
     mut conn: Connection,
     (reader, writer, peer): (Rd, Wr, SocketAddr),
     log: Arc<Logger>,
     tasks: TaskTracker,
-) where
+) -> impl Future<Output = ()>
+where
     R: Runtime,
     Rd: AsyncRead + Unpin,
     Wr: AsyncWrite + Unpin + Send + 'static,
@@ -68,17 +74,19 @@ pub async fn serve_connection<R, Rd, Wr>(
     let write_deadline = server.options().write_deadline;
     let writer = write_loop(rt.clone(), conn.shared().clone(), writer, write_deadline);
     rt.spawn(tasks.track(writer));
-    let reason = read_loop(&rt, &mut conn, reader).await;
-    if log.debug_enabled() {
-        log.debug(&format!(
-            "{}:{} - cid:{} - Client connection closed: {}",
-            peer.ip(),
-            peer.port(),
-            conn.id(),
-            reason.as_str()
-        ));
+    async move {
+        let reason = read_loop(&rt, &mut conn, reader).await;
+        if log.debug_enabled() {
+            log.debug(&format!(
+                "{}:{} - cid:{} - Client connection closed: {}",
+                peer.ip(),
+                peer.port(),
+                conn.id(),
+                reason.as_str()
+            ));
+        }
+        conn.close(reason);
     }
-    conn.close(reason);
 }
 
 /// Peer address as the engine wants it.

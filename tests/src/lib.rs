@@ -35,6 +35,8 @@
 //! | `tests/monitor.rs` | HTTP monitoring (`/varz`, `/connz`, `/subsz`, `/healthz`) |
 //! | `tests/cli.rs` | flags, config file syntax, config errors |
 //! | `tests/lifecycle.rs` | signals, lame duck mode, reload, pid/log files |
+//! | `tests/websocket.rs` | the `websocket` listener with [`RawClient::connect_ws`]: wire scenarios over WebSocket against TCP, framing, bad input, close handshake, upgrade answers, `Origin` checks, the block's authorization, monitoring |
+//! | `tests/nats_ws.rs` | the official `nats.ws` client in Node (`tests/js/`, `node --test`) against each WebSocket listener |
 //!
 //! # Writing a test
 //!

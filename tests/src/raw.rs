@@ -247,9 +247,16 @@ impl RawClient {
                 response.head.trim_end()
             ));
         }
+        if let Some(ext) = response.header("Sec-WebSocket-Extensions") {
+            return Err(format!(
+                "ws port {port}: the server negotiated {ext:?}, which this client did not offer"
+            ));
+        }
         let accept = response.header("Sec-WebSocket-Accept");
         if accept.as_deref() != Some(ws::ACCEPT_FOR_CLIENT_KEY) {
-            return Err(format!("ws port {port}: bad Sec-WebSocket-Accept {accept:?}"));
+            return Err(format!(
+                "ws port {port}: bad Sec-WebSocket-Accept {accept:?}"
+            ));
         }
         let io = WsIo {
             raw: response.rest,

@@ -617,6 +617,33 @@ impl TestServer {
                 std::thread::sleep(Duration::from_millis(20));
             }
         }
+        // WebSocket port: must accept.
+        if config.websocket {
+            while TcpStream::connect_timeout(
+                &([127, 0, 0, 1], ws_port).into(),
+                Duration::from_millis(200),
+            )
+            .is_err()
+            {
+                if let Some(status) = server.exit_status() {
+                    let in_use = server.log().contains("in use");
+                    return Err((
+                        describe(&server, &format!("exited early with {status}")),
+                        in_use,
+                    ));
+                }
+                if Instant::now() >= deadline {
+                    return Err((
+                        describe(
+                            &server,
+                            "websocket port did not accept connections within 10 s",
+                        ),
+                        false,
+                    ));
+                }
+                std::thread::sleep(Duration::from_millis(20));
+            }
+        }
         Ok(server)
     }
 
@@ -635,6 +662,18 @@ impl TestServer {
         match self.kind.transport() {
             Transport::Tcp => format!("nats://127.0.0.1:{}", self.port),
         }
+    }
+
+    /// WebSocket port. Panics unless started with [`ServerConfig::with_websocket`].
+    pub fn ws_port(&self) -> u16 {
+        self.ws_port
+            .expect("server was started without websocket (ServerConfig::with_websocket)")
+    }
+
+    /// WebSocket URL (`ws://127.0.0.1:PORT`). Panics unless started with
+    /// [`ServerConfig::with_websocket`].
+    pub fn ws_url(&self) -> String {
+        format!("ws://127.0.0.1:{}", self.ws_port())
     }
 
     /// HTTP monitor port. Panics unless started with [`ServerConfig::monitoring`].

@@ -50,9 +50,13 @@ pub const CLIENT_KEY: &str = "dGhlIHNhbXBsZSBub25jZQ==";
 /// `Sec-WebSocket-Accept` for [`CLIENT_KEY`] (RFC 6455 section 1.3).
 pub const ACCEPT_FOR_CLIENT_KEY: &str = "s3pPLMBiTxaQ9kYGzzhZRbK+xOo=";
 
+/// Browsers' compression offer, as an extra header for [`upgrade`]. (This client cannot
+/// decompress, so it offers it only to check that it is declined.)
+pub const DEFLATE_OFFER: &str =
+    "Sec-WebSocket-Extensions: permessage-deflate; client_max_window_bits";
+
 /// Send a WebSocket upgrade request for `/` on `stream` with `extra_headers` (each
-/// `Name: value`), offering permessage-deflate as browsers do, and read the response
-/// head. Waits at most `timeout`.
+/// `Name: value`) and read the response head. Waits at most `timeout`.
 pub fn upgrade(
     stream: &mut TcpStream,
     port: u16,
@@ -61,8 +65,7 @@ pub fn upgrade(
 ) -> Result<UpgradeResponse, String> {
     let mut request = format!(
         "GET / HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
-         Sec-WebSocket-Key: {CLIENT_KEY}\r\nSec-WebSocket-Version: 13\r\n\
-         Sec-WebSocket-Extensions: permessage-deflate; client_max_window_bits\r\n"
+         Sec-WebSocket-Key: {CLIENT_KEY}\r\nSec-WebSocket-Version: 13\r\n"
     );
     for h in extra_headers {
         request.push_str(h);
@@ -124,7 +127,10 @@ pub fn send_raw_request(
 /// A client frame: `fin` flag, `opcode`, masked with a key derived from `seed` (clients
 /// must mask).
 pub fn client_frame(opcode: u8, payload: &[u8], fin: bool, seed: u32) -> Vec<u8> {
-    let key = seed.wrapping_mul(0x9E37_79B9).wrapping_add(0x7F4A_7C15).to_be_bytes();
+    let key = seed
+        .wrapping_mul(0x9E37_79B9)
+        .wrapping_add(0x7F4A_7C15)
+        .to_be_bytes();
     let mut f = Vec::with_capacity(payload.len() + 14);
     f.push(if fin { 0x80 } else { 0 } | opcode);
     match payload.len() {
@@ -177,7 +183,10 @@ pub fn take_server_frame(buf: &mut Vec<u8>) -> Option<ServerFrame> {
         return None;
     };
     let (len, mut at) = match b1 & 0x7F {
-        126 => (u64::from(u16::from_be_bytes([*buf.get(2)?, *buf.get(3)?])), 4),
+        126 => (
+            u64::from(u16::from_be_bytes([*buf.get(2)?, *buf.get(3)?])),
+            4,
+        ),
         127 => {
             let mut a = [0u8; 8];
             a.copy_from_slice(buf.get(2..10)?);

@@ -12,10 +12,10 @@ use crate::msg::Msg;
 use crate::subscription::{Channel, StatusStream, SubShared, Subscription};
 use bytes::BytesMut;
 use js_sys::{Function, Promise, Uint8Array};
-use rnats_engine::client::{ClientConnection, ClientEvent, ServerInfo};
+use rnats_engine::client::{ClientConnection, ClientEvent, IdMap, ServerInfo};
 use rnats_engine::time::Instant;
 use std::cell::RefCell;
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::VecDeque;
 use std::rc::{Rc, Weak};
 use std::time::Duration;
 use wasm_bindgen::prelude::*;
@@ -135,9 +135,9 @@ pub(crate) struct Driver {
     tx: Vec<u8>,
     timer_fn: Option<Closure<dyn FnMut()>>,
     timer: Option<(JsValue, Instant)>,
-    subs: BTreeMap<u64, Rc<RefCell<SubShared>>>,
-    requests: BTreeMap<u64, Resolvers>,
-    flushes: BTreeMap<u64, Resolvers>,
+    subs: IdMap<Rc<RefCell<SubShared>>>,
+    requests: IdMap<Resolvers>,
+    flushes: IdMap<Resolvers>,
     connecting: Option<Resolvers>,
     closed_waiters: Vec<ClosedWaiter>,
     /// Set once closed: the error, if any.
@@ -215,9 +215,9 @@ impl Driver {
             tx: Vec::new(),
             timer_fn: None,
             timer: None,
-            subs: BTreeMap::new(),
-            requests: BTreeMap::new(),
-            flushes: BTreeMap::new(),
+            subs: IdMap::new(),
+            requests: IdMap::new(),
+            flushes: IdMap::new(),
             connecting: None,
             closed_waiters: Vec::new(),
             closed: None,
@@ -325,7 +325,7 @@ impl Driver {
                 self.push_status("disconnect", &server, calls);
             }
             ClientEvent::Message(message) => {
-                let Some(sub) = self.subs.get(&message.sid).cloned() else {
+                let Some(sub) = self.subs.get(message.sid).cloned() else {
                     return;
                 };
                 let msg: JsValue = Msg::new(message, self.weak()).into();
@@ -340,23 +340,23 @@ impl Driver {
                 }
             }
             ClientEvent::Response { token, message } => {
-                if let Some(r) = self.requests.remove(&token) {
+                if let Some(r) = self.requests.remove(token) {
                     calls.push(Call::One(r.resolve, Msg::new(message, self.weak()).into()));
                 }
             }
             ClientEvent::RequestFailed { token, error } => {
-                if let Some(r) = self.requests.remove(&token) {
+                if let Some(r) = self.requests.remove(token) {
                     let e = js::nats_error(error.code(), &error.to_string());
                     calls.push(Call::One(r.reject, e));
                 }
             }
             ClientEvent::SubscriptionEnded { sid } => {
-                if let Some(sub) = self.subs.remove(&sid) {
+                if let Some(sub) = self.subs.remove(sid) {
                     calls.push(Call::EndSubscription(sub));
                 }
             }
             ClientEvent::FlushComplete { token } => {
-                if let Some(r) = self.flushes.remove(&token) {
+                if let Some(r) = self.flushes.remove(token) {
                     calls.push(Call::One(r.resolve, JsValue::UNDEFINED));
                 }
             }

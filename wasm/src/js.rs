@@ -20,6 +20,9 @@ extern "C" {
     pub(crate) fn console_error(value: &JsValue);
     #[wasm_bindgen(js_namespace = Math, js_name = random)]
     fn math_random() -> f64;
+    /// `String(value)`.
+    #[wasm_bindgen(js_name = String)]
+    fn js_string(value: &JsValue) -> String;
 }
 
 /// The two functions that settle a promise.
@@ -225,12 +228,12 @@ pub(crate) fn headers_opt(opts: &JsValue) -> Result<Option<Headers>, JsValue> {
                     .map_err(bad)?;
             }
         } else {
-            let v = values.as_string().unwrap_or_else(|| {
-                values
-                    .as_f64()
-                    .map(|n| n.to_string())
-                    .unwrap_or_default()
-            });
+            // Numbers and booleans as JS prints them (`String(v)`): Rust's float
+            // formatting would add ~20 KB to the module.
+            let v = match values.as_string() {
+                Some(text) => text,
+                None => js_string(&values),
+            };
             headers.append(&key, &v).map_err(bad)?;
         }
     }

@@ -22,6 +22,8 @@
 //! `rnats.js` (in `js/`) re-exports the wasm-bindgen module and adds what wasm-bindgen
 //! cannot declare: `Symbol.asyncIterator` on [`Subscription`] and [`StatusStream`].
 
+#![warn(missing_docs)]
+
 mod driver;
 mod js;
 mod msg;

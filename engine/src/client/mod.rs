@@ -39,10 +39,13 @@
 //! the publications buffered while disconnected.
 
 mod headers;
+mod idmap;
+mod json;
 mod nuid;
 mod options;
 
 pub use headers::{status_code, HeaderError, Headers, STATUS_NO_RESPONDERS};
+pub use idmap::IdMap;
 pub use nuid::{Nuid, NUID_LEN};
 pub use options::{ClientOptions, ServerInfo};
 
@@ -50,7 +53,7 @@ use crate::prelude::*;
 use crate::proto::{encode, ClientParser, ParserLimits, ServerOp};
 use crate::subject;
 use crate::time::Instant;
-use alloc::collections::{BTreeMap, VecDeque};
+use alloc::collections::VecDeque;
 use bytes::{Buf, Bytes, BytesMut};
 use core::fmt;
 use core::ops::Range;
@@ -338,7 +341,7 @@ pub struct ClientConnection {
     scratch: Vec<u8>,
     events: VecDeque<ClientEvent>,
     info: Option<ServerInfo>,
-    subs: BTreeMap<u64, SubState>,
+    subs: IdMap<SubState>,
     next_sid: u64,
     /// PINGs sent on this transport, in order.
     pongs: VecDeque<PongWaiter>,
@@ -346,7 +349,7 @@ pub struct ClientConnection {
     carry_over: VecDeque<PongWaiter>,
     next_flush: u64,
     /// Outstanding requests and their deadlines.
-    requests: BTreeMap<u64, Option<Instant>>,
+    requests: IdMap<Option<Instant>>,
     next_request: u64,
     mux: Option<Mux>,
     nuid: Nuid,
@@ -426,12 +429,12 @@ impl ClientConnection {
             scratch: Vec::new(),
             events: VecDeque::new(),
             info: None,
-            subs: BTreeMap::new(),
+            subs: IdMap::new(),
             next_sid: 1,
             pongs: VecDeque::new(),
             carry_over: VecDeque::new(),
             next_flush: 1,
-            requests: BTreeMap::new(),
+            requests: IdMap::new(),
             next_request: 1,
             mux: None,
             nuid: Nuid::new(seed),
@@ -578,10 +581,10 @@ impl ClientConnection {
             .requests
             .iter()
             .filter(|(_, deadline)| deadline.is_some_and(|d| now >= d))
-            .map(|(&token, _)| token)
+            .map(|(token, _)| token)
             .collect();
         for token in expired {
-            self.requests.remove(&token);
+            self.requests.remove(token);
             self.events.push_back(ClientEvent::RequestFailed {
                 token,
                 error: RequestError::Timeout,
@@ -710,7 +713,7 @@ impl ClientConnection {
             },
         );
         if self.is_connected() {
-            if let Some(sub) = self.subs.get(&sid) {
+            if let Some(sub) = self.subs.get(sid) {
                 write_sub(&mut self.out, sid, sub);
             }
         }
@@ -724,7 +727,7 @@ impl ClientConnection {
             return Err(Error::Closed);
         }
         let connected = self.is_connected();
-        let sub = match self.subs.get_mut(&sid) {
+        let sub = match self.subs.get_mut(sid) {
             Some(sub) if !sub.is_mux => sub,
             _ => return Err(Error::UnknownSubscription),
         };
@@ -739,7 +742,7 @@ impl ClientConnection {
             }
             None => {
                 let was_draining = sub.draining;
-                self.subs.remove(&sid);
+                self.subs.remove(sid);
                 if connected && !was_draining {
                     encode::unsub(&mut self.out, decimal(sid, &mut digits), None);
                 }
@@ -756,7 +759,7 @@ impl ClientConnection {
         if self.state == State::Closed {
             return Err(Error::Closed);
         }
-        let sub = match self.subs.get_mut(&sid) {
+        let sub = match self.subs.get_mut(sid) {
             Some(sub) if !sub.is_mux && !sub.draining => sub,
             _ => return Err(Error::UnknownSubscription),
         };
@@ -837,7 +840,7 @@ impl ClientConnection {
 
     /// Forget request `token` (its response, if any, is dropped). False if unknown.
     pub fn cancel_request(&mut self, token: u64) -> bool {
-        self.requests.remove(&token).is_some()
+        self.requests.remove(token).is_some()
     }
 
     /// A fresh inbox subject (`_INBOX.<nuid>`).
@@ -866,7 +869,7 @@ impl ClientConnection {
         self.draining = true;
         let connected = self.is_connected();
         let mut digits = [0u8; 20];
-        for (&sid, sub) in self.subs.iter_mut() {
+        for (sid, sub) in self.subs.iter_mut() {
             if connected && !sub.draining {
                 encode::unsub(&mut self.out, decimal(sid, &mut digits), None);
             }
@@ -885,7 +888,7 @@ impl ClientConnection {
     /// The SUB (and `UNSUB sid max`) commands that re-create every subscription on a new
     /// transport, as sent after each handshake. Draining subscriptions are left out.
     pub fn resubscribe_commands(&self, out: &mut Vec<u8>) {
-        for (&sid, sub) in &self.subs {
+        for (sid, sub) in self.subs.iter() {
             if !sub.draining {
                 write_sub(out, sid, sub);
             }
@@ -1088,7 +1091,7 @@ impl ClientConnection {
                         self.events.push_back(ClientEvent::FlushComplete { token });
                     }
                     Some(PongWaiter::DrainSubscription(sid)) => {
-                        if self.subs.remove(&sid).is_some() {
+                        if self.subs.remove(sid).is_some() {
                             self.events
                                 .push_back(ClientEvent::SubscriptionEnded { sid });
                         }
@@ -1098,7 +1101,7 @@ impl ClientConnection {
                             .subs
                             .iter()
                             .filter(|(_, s)| !s.is_mux)
-                            .map(|(&sid, _)| sid)
+                            .map(|(sid, _)| sid)
                             .collect();
                         for sid in ended {
                             self.events
@@ -1121,7 +1124,7 @@ impl ClientConnection {
         self.last_error = None;
         self.state = State::Connected;
         self.next_ping = Some(now + self.options.ping_interval);
-        for (&sid, sub) in self.subs.iter_mut() {
+        for (sid, sub) in self.subs.iter_mut() {
             if !sub.draining {
                 write_sub(&mut self.out, sid, sub);
                 sub.delivered_at_sub = sub.delivered;
@@ -1141,7 +1144,7 @@ impl ClientConnection {
             return;
         };
         // Late messages for a subscription that already ended are dropped.
-        let Some(sub) = self.subs.get_mut(&sid) else {
+        let Some(sub) = self.subs.get_mut(sid) else {
             return;
         };
         let message = Message {
@@ -1159,7 +1162,7 @@ impl ClientConnection {
         let ended = sub.max.is_some_and(|max| sub.delivered >= max);
         self.events.push_back(ClientEvent::Message(message));
         if ended {
-            self.subs.remove(&sid);
+            self.subs.remove(sid);
             self.events
                 .push_back(ClientEvent::SubscriptionEnded { sid });
         }
@@ -1174,7 +1177,7 @@ impl ClientConnection {
             .strip_prefix(mux.prefix.as_bytes())
             .and_then(parse_u64);
         // A response to a request that timed out or was cancelled is dropped.
-        let Some(token) = token.filter(|t| self.requests.remove(t).is_some()) else {
+        let Some(token) = token.filter(|t| self.requests.remove(*t).is_some()) else {
             return;
         };
         let event = if message.is_no_responders() {

@@ -1257,31 +1257,31 @@ impl<'o> Applier<'o> {
                 | "origins" | "origin" => {
                     recoverable = true;
                     match &v.value {
-                    Value::Str(s) => ws.allowed_origins = vec![s.clone()],
-                    Value::Array(entries) => {
-                        let mut origins = Vec::with_capacity(entries.len());
-                        for e in entries {
-                            match &e.value {
-                                Value::Str(s) => origins.push(s.clone()),
-                                other => {
-                                    let msg = format!(
+                        Value::Str(s) => ws.allowed_origins = vec![s.clone()],
+                        Value::Array(entries) => {
+                            let mut origins = Vec::with_capacity(entries.len());
+                            for e in entries {
+                                match &e.value {
+                                    Value::Str(s) => origins.push(s.clone()),
+                                    other => {
+                                        let msg = format!(
                                         "error parsing allowed origins: unsupported type in array {}",
                                         other.go_type()
                                     );
-                                    self.err(e, msg);
+                                        self.err(e, msg);
+                                    }
                                 }
                             }
+                            ws.allowed_origins = origins;
                         }
-                        ws.allowed_origins = origins;
+                        other => {
+                            let msg = format!(
+                                "error parsing allowed origins: unsupported type {}",
+                                other.go_type()
+                            );
+                            self.err(v, msg);
+                        }
                     }
-                    other => {
-                        let msg = format!(
-                            "error parsing allowed origins: unsupported type {}",
-                            other.go_type()
-                        );
-                        self.err(v, msg);
-                    }
-                }
                 }
                 "handshake_timeout" => {
                     let nanos = match &v.value {

@@ -296,8 +296,8 @@ fn validate_websocket(opts: &Options, ws: &crate::options::WebsocketOptions) -> 
     if let Some(name) = &ws.no_auth_user {
         validate_no_auth_user(opts, name)?;
     }
-    let has_users = !opts.authorization.users.is_empty()
-        || opts.accounts.iter().any(|a| !a.users.is_empty());
+    let has_users =
+        !opts.authorization.users.is_empty() || opts.accounts.iter().any(|a| !a.users.is_empty());
     if has_users {
         if ws.username.is_some() {
             return Err(

@@ -1930,13 +1930,19 @@ websocket {
     assert!(ws.enabled());
     assert_eq!(ws.advertise.as_deref(), Some("ws.example.com:443"));
     assert!(ws.no_tls && ws.same_origin && ws.compression);
-    assert_eq!(ws.allowed_origins, subjects(&["http://a.com", "https://b.com:8443"]));
+    assert_eq!(
+        ws.allowed_origins,
+        subjects(&["http://a.com", "https://b.com:8443"])
+    );
     assert_eq!(ws.handshake_timeout, Some(secs(3)));
     assert_eq!(ws.username.as_deref(), Some("u"));
     assert_eq!(ws.password.as_deref(), Some("p"));
     assert_eq!(ws.auth_timeout, Some(secs(4)));
     assert!(ws.auth_override());
-    assert_eq!(validate(&ok("websocket { port: 8080, no_tls: true }")), Ok(()));
+    assert_eq!(
+        validate(&ok("websocket { port: 8080, no_tls: true }")),
+        Ok(())
+    );
 }
 
 #[test]
@@ -1949,18 +1955,35 @@ fn websocket_ports_hosts_and_aliases() {
     assert!(!off.enabled());
     assert_eq!(off.host, "");
     let listen = ws("websocket { listen: \"127.0.0.2:18081\" }");
-    assert_eq!((listen.host.as_str(), listen.port), ("127.0.0.2", Some(18081)));
+    assert_eq!(
+        (listen.host.as_str(), listen.port),
+        ("127.0.0.2", Some(18081))
+    );
     let listen_port = ws("WebSocket { Listen: 18081, NO_TLS: true }");
-    assert_eq!((listen_port.host.as_str(), listen_port.port), ("0.0.0.0", Some(18081)));
-    let aliases = ws(r#"websocket { port: 1, origins: "http://a", compress: true, authentication { token: x }, net: "::1" }"#);
+    assert_eq!(
+        (listen_port.host.as_str(), listen_port.port),
+        ("0.0.0.0", Some(18081))
+    );
+    let aliases = ws(
+        r#"websocket { port: 1, origins: "http://a", compress: true, authentication { token: x }, net: "::1" }"#,
+    );
     assert_eq!(aliases.allowed_origins, subjects(&["http://a"]));
     assert!(aliases.compression);
     assert_eq!(aliases.token.as_deref(), Some("x"));
     assert_eq!(aliases.host, "::1");
-    assert_eq!(ws("websocket { port: 1, handshake_timeout: 2 }").handshake_timeout, Some(secs(2)));
-    assert_eq!(ws("websocket { port: 1, handshake_timeout: 0 }").handshake_timeout, None);
+    assert_eq!(
+        ws("websocket { port: 1, handshake_timeout: 2 }").handshake_timeout,
+        Some(secs(2))
+    );
+    assert_eq!(
+        ws("websocket { port: 1, handshake_timeout: 0 }").handshake_timeout,
+        None
+    );
     // The last block wins, as in nats-server.
-    assert_eq!(ws("websocket { port: 1 }\nwebsocket { port: 2 }").port, Some(2));
+    assert_eq!(
+        ws("websocket { port: 1 }\nwebsocket { port: 2 }").port,
+        Some(2)
+    );
 }
 
 #[test]
@@ -2025,8 +2048,10 @@ fn websocket_errors_like_nats_server() {
         err("websocket: 8080"),
         "test.conf:1:0: Expected websocket to be a map, got int64"
     );
-    assert!(err("websocket { port: 1, no_tls: true, tls { cert_file: a, key_file: b } }")
-        .contains("websocket TLS is not supported by rnats yet"));
+    assert!(
+        err("websocket { port: 1, no_tls: true, tls { cert_file: a, key_file: b } }")
+            .contains("websocket TLS is not supported by rnats yet")
+    );
 }
 
 #[test]
@@ -2037,10 +2062,16 @@ fn websocket_validation_like_nats_server() {
         check("websocket { port: 18080 }"),
         Err("websocket requires TLS configuration".to_string())
     );
-    assert_eq!(check("websocket { port: 0 }"), Ok(()), "a listener that is off");
+    assert_eq!(
+        check("websocket { port: 0 }"),
+        Ok(()),
+        "a listener that is off"
+    );
     assert_eq!(
         check("websocket { port: 18080, no_tls: true, allowed_origins: [\":::bad\"] }"),
-        Err("unable to parse allowed origin: parse \":::bad\": missing protocol scheme".to_string())
+        Err(
+            "unable to parse allowed origin: parse \":::bad\": missing protocol scheme".to_string()
+        )
     );
     assert_eq!(
         check("websocket { port: 18080, no_tls: true, no_auth_user: \"bob\" }"),
@@ -2052,7 +2083,9 @@ fn websocket_validation_like_nats_server() {
         Err("no_auth_user: \"x\" not present as user in authorization block or account configuration".to_string())
     );
     assert_eq!(
-        check(&format!("{users}websocket {{ port: 18080, no_tls: true, no_auth_user: a }}")),
+        check(&format!(
+            "{users}websocket {{ port: 18080, no_tls: true, no_auth_user: a }}"
+        )),
         Ok(())
     );
     assert_eq!(
@@ -2060,8 +2093,13 @@ fn websocket_validation_like_nats_server() {
         Err("websocket authentication username not compatible with presence of users/nkeys".to_string())
     );
     assert_eq!(
-        check(&format!("{users}websocket {{ port: 18080, no_tls: true, authorization {{ token: x }} }}")),
-        Err("websocket authentication token not compatible with presence of users/nkeys".to_string())
+        check(&format!(
+            "{users}websocket {{ port: 18080, no_tls: true, authorization {{ token: x }} }}"
+        )),
+        Err(
+            "websocket authentication token not compatible with presence of users/nkeys"
+                .to_string()
+        )
     );
     assert_eq!(
         check("websocket { port: 18080, no_tls: true, jwt_cookie: x }"),

@@ -334,7 +334,11 @@ fn websocket_varz(ws: Option<&crate::options::WebsocketOptions>) -> Obj {
         .put_str_nonempty("advertise", ws.advertise.as_deref().unwrap_or(""))
         .put_str_nonempty("no_auth_user", ws.no_auth_user.as_deref().unwrap_or(""))
         .put_str_nonempty("jwt_cookie", ws.jwt_cookie.as_deref().unwrap_or(""))
-        .put_if(!handshake.is_zero(), "handshake_timeout", duration_nanos(handshake))
+        .put_if(
+            !handshake.is_zero(),
+            "handshake_timeout",
+            duration_nanos(handshake),
+        )
         .put_if(
             !auth_timeout.is_zero(),
             "auth_timeout",

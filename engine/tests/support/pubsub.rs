@@ -53,6 +53,8 @@ pub struct PubSub {
     frame_len: usize,
     /// Where the next read starts in `stream`.
     pos: usize,
+    /// What each subscriber receives per message.
+    expected: Vec<Vec<u8>>,
     now: Instant,
 }
 
@@ -69,6 +71,14 @@ fn connect(server: &Arc<Server>, now: Instant, headers: bool) -> Connection {
     let mut buf = BytesMut::from(connect.as_bytes());
     assert!(conn.handle_bytes(&mut buf, now));
     conn
+}
+
+/// Everything queued for `conn`'s writer.
+fn take_output(conn: &Connection) -> Vec<u8> {
+    let mut chunks = VecDeque::new();
+    let mut cx = Context::from_waker(Waker::noop());
+    while let Poll::Ready(WriteEvent::Data) = conn.shared().poll_write(&mut cx, &mut chunks) {}
+    chunks.iter().flat_map(|c| c.iter().copied()).collect()
 }
 
 impl PubSub {
@@ -112,6 +122,7 @@ impl PubSub {
             stream: frame.repeat(frames),
             frame_len: frame.len(),
             pos: 0,
+            expected: Vec::new(),
             now,
         };
         sim.drain();
@@ -138,13 +149,37 @@ impl PubSub {
             };
             expected.extend_from_slice(payload);
             expected.extend_from_slice(b"\r\n");
-            let mut got = VecDeque::new();
-            let mut cx = Context::from_waker(Waker::noop());
-            while let Poll::Ready(WriteEvent::Data) = sub.shared().poll_write(&mut cx, &mut got) {}
-            let got: Vec<u8> = got.iter().flat_map(|c| c.iter().copied()).collect();
+            let got = take_output(sub);
             assert_eq!(
                 String::from_utf8_lossy(&got),
                 String::from_utf8_lossy(&expected)
+            );
+            self.expected.push(expected);
+        }
+    }
+
+    /// Like [`PubSub::run`], but keep every byte the subscribers are handed and check it
+    /// is exactly `msgs` copies of their message, in order.
+    pub fn run_checked(&mut self, msgs: usize) {
+        let mut received = vec![Vec::new(); self.subscribers.len()];
+        let mut left = msgs * self.frame_len;
+        while left > 0 {
+            let n = left.min(READ_SIZE);
+            self.read_buf
+                .extend_from_slice(&self.stream[self.pos..self.pos + n]);
+            self.pos = (self.pos + n) % self.frame_len;
+            left -= n;
+            assert!(self.publisher.handle_bytes(&mut self.read_buf, self.now));
+            for (sub, got) in self.subscribers.iter().zip(&mut received) {
+                got.extend(take_output(sub));
+            }
+        }
+        for (got, expected) in received.iter().zip(&self.expected) {
+            assert!(
+                *got == expected.repeat(msgs),
+                "{} bytes received, {} expected",
+                got.len(),
+                expected.len() * msgs
             );
         }
     }
