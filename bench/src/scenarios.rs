@@ -1076,7 +1076,8 @@ pub fn raise_fd_limit(count: u64) {
         rlim_cur: 0,
         rlim_max: 0,
     };
-    // SAFETY: getrlimit/setrlimit only read/write the struct we pass.
+    // SAFETY: getrlimit/setrlimit only read/write the struct we pass. (Exercised by the
+    // conns scenario in tests/smoke.rs.)
     unsafe {
         if libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) == 0
             && lim.rlim_cur < count + 256

@@ -62,19 +62,14 @@ impl Runtime for Smol {
         listener: &Async<TcpListener>,
         cx: &mut Context<'_>,
     ) -> Poll<io::Result<(Socket, Socket, SocketAddr)>> {
-        loop {
-            match listener.get_ref().accept() {
-                Ok((stream, peer)) => {
-                    let _ = stream.set_nodelay(true);
-                    let socket = Socket(Arc::new(Async::new(stream)?));
-                    return Poll::Ready(Ok((socket.clone(), socket, peer)));
-                }
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                    ready!(listener.poll_readable(cx))?;
-                }
-                Err(e) => return Poll::Ready(Err(e)),
-            }
-        }
+        let (stream, peer) = ready!(retry_when_ready(
+            cx,
+            || listener.get_ref().accept(),
+            |cx| listener.poll_readable(cx)
+        ))?;
+        let _ = stream.set_nodelay(true);
+        let socket = Socket(Arc::new(Async::new(stream)?));
+        Poll::Ready(Ok((socket.clone(), socket, peer)))
     }
 
     fn signals(&self) -> io::Result<ProcessSignals> {
@@ -94,13 +89,12 @@ impl futures_io::AsyncRead for Socket {
         cx: &mut Context<'_>,
         buf: &mut [u8],
     ) -> Poll<io::Result<usize>> {
-        loop {
-            match self.0.get_ref().read(buf) {
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
-                done => return Poll::Ready(done),
-            }
-            ready!(self.0.poll_readable(cx))?;
-        }
+        let socket = &self.0;
+        retry_when_ready(
+            cx,
+            || socket.get_ref().read(buf),
+            |cx| socket.poll_readable(cx),
+        )
     }
 }
 
@@ -120,13 +114,12 @@ impl futures_io::AsyncWrite for Socket {
         cx: &mut Context<'_>,
         bufs: &[IoSlice<'_>],
     ) -> Poll<io::Result<usize>> {
-        loop {
-            match self.0.get_ref().write_vectored(bufs) {
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
-                done => return Poll::Ready(done),
-            }
-            ready!(self.0.poll_writable(cx))?;
-        }
+        let socket = &self.0;
+        retry_when_ready(
+            cx,
+            || socket.get_ref().write_vectored(bufs),
+            |cx| socket.poll_writable(cx),
+        )
     }
 
     fn poll_flush(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
@@ -135,6 +128,21 @@ impl futures_io::AsyncWrite for Socket {
 
     fn poll_close(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         Poll::Ready(self.0.get_ref().shutdown(Shutdown::Write))
+    }
+}
+
+/// Run the non-blocking `op`; while it would block, wait with `poll_ready` (which
+/// registers the waker with the reactor) and try again.
+fn retry_when_ready<T>(
+    cx: &mut Context<'_>,
+    mut op: impl FnMut() -> io::Result<T>,
+    mut poll_ready: impl FnMut(&mut Context<'_>) -> Poll<io::Result<()>>,
+) -> Poll<io::Result<T>> {
+    loop {
+        match op() {
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => ready!(poll_ready(cx))?,
+            done => return Poll::Ready(done),
+        }
     }
 }
 
@@ -156,5 +164,55 @@ impl SignalSource for ProcessSignals {
             };
             return Poll::Ready(meaning);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use futures_io::AsyncWrite;
+    use rnats_host::runtime;
+    use std::future::poll_fn;
+    use std::time::Duration;
+
+    #[test]
+    fn sockets_read_write_vectored_and_shut_down() {
+        let rt = Smol::new();
+        let (listener, addr) = runtime::listen(&rt, "127.0.0.1", 0).unwrap();
+        let mut client = TcpStream::connect(addr).unwrap();
+        client.write_all(b"ping").unwrap();
+        rt.block_on(async {
+            let (mut reader, mut writer, peer) = runtime::accept(&rt, &listener).await.unwrap();
+            assert_eq!(peer, client.local_addr().unwrap());
+            let mut got = Vec::new();
+            let mut buf = [0u8; 16];
+            while got.len() < 4 {
+                let n = runtime::read(&mut reader, &mut buf).await.unwrap();
+                got.extend_from_slice(&buf[..n]);
+            }
+            assert_eq!(got, b"ping");
+            let slices = [IoSlice::new(b"po"), IoSlice::new(b"ng")];
+            let n = poll_fn(|cx| Pin::new(&mut writer).poll_write_vectored(cx, &slices))
+                .await
+                .unwrap();
+            assert_eq!(n, 4, "both slices in one write");
+            runtime::close(&mut writer).await.unwrap();
+        });
+        let mut answer = Vec::new();
+        client.read_to_end(&mut answer).unwrap();
+        assert_eq!(answer, b"pong", "then end of stream");
+    }
+
+    #[test]
+    fn timers_fire() {
+        let rt = Smol::new();
+        let waited = rt.block_on(runtime::timeout(
+            &rt,
+            Duration::from_millis(20),
+            std::future::pending::<()>(),
+        ));
+        assert_eq!(waited, None);
+        let ready = rt.block_on(runtime::timeout(&rt, Duration::from_secs(5), async { 7 }));
+        assert_eq!(ready, Some(7));
     }
 }

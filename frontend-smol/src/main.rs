@@ -22,6 +22,9 @@ fn main() -> ExitCode {
                 return ExitCode::from(1);
             }
         }
-        rt.block_on(serve::run(rt.clone(), opts, log))
+        // The `websocket` block's listener (off without one) serves browsers from the
+        // same server, as in `rnats-server`.
+        let websocket = Box::new(rnats_ws::WebsocketGateway::<Smol>::new());
+        rt.block_on(serve::run_with(rt.clone(), opts, log, vec![websocket]))
     })
 }

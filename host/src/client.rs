@@ -217,37 +217,44 @@ async fn write_loop<R: Runtime, W: AsyncWrite + Unpin>(
     let mut chunks: VecDeque<Bytes> = VecDeque::new();
     loop {
         let event = poll_fn(|cx| shared.poll_write(cx, &mut chunks)).await;
-        if chunks.is_empty() && event == WriteEvent::Data {
-            // Woken by the transport for its own output (ConnShared::wake_writer).
-            match runtime::timeout(&rt, deadline, runtime::flush(&mut writer)).await {
-                Some(Ok(())) => {}
-                Some(Err(_)) => {
-                    shared.close(CloseReason::ReadError);
-                    return;
-                }
-                None => {
-                    shared.close(CloseReason::SlowConsumerWriteDeadline);
-                    return;
-                }
-            }
-        }
-        if !chunks.is_empty() {
-            match runtime::timeout(&rt, deadline, write_chunks(&mut writer, &mut chunks)).await {
-                Some(Ok(())) => {}
-                Some(Err(_)) => {
-                    shared.close(CloseReason::ReadError);
-                    return;
-                }
-                None => {
-                    shared.close(CloseReason::SlowConsumerWriteDeadline);
-                    return;
-                }
-            }
+        let written = if !chunks.is_empty() {
+            let write = write_chunks(&mut writer, &mut chunks);
+            within_deadline(&rt, &shared, deadline, write).await
+        } else if event == WriteEvent::Data {
+            // Woken without chunks: the transport has output of its own to flush
+            // (ConnShared::wake_writer).
+            within_deadline(&rt, &shared, deadline, runtime::flush(&mut writer)).await
+        } else {
+            true
+        };
+        if !written {
+            return;
         }
         if let WriteEvent::Closed(_) = event {
             // Bounded: a transport may have a goodbye to write (a WebSocket close frame).
             let _ = runtime::timeout(&rt, deadline, runtime::close(&mut writer)).await;
             return;
+        }
+    }
+}
+
+/// Run one step of the writer within the write deadline. If it fails, close the
+/// connection (as a slow consumer when the deadline passed) and return `false`.
+async fn within_deadline<R: Runtime>(
+    rt: &R,
+    shared: &ConnShared,
+    deadline: Duration,
+    step: impl Future<Output = io::Result<()>>,
+) -> bool {
+    match runtime::timeout(rt, deadline, step).await {
+        Some(Ok(())) => true,
+        Some(Err(_)) => {
+            shared.close(CloseReason::ReadError);
+            false
+        }
+        None => {
+            shared.close(CloseReason::SlowConsumerWriteDeadline);
+            false
         }
     }
 }

@@ -1,5 +1,5 @@
 //! The official `nats.ws` client (Node 20, `ws` package as its WebSocket) against the
-//! WebSocket listener of every server that has one: `node --test tests/js/` per server,
+//! WebSocket listener of every server: `node --test tests/js/` per server,
 //! whose test-runner summary is printed. The npm packages come from
 //! `tests/js/package-lock.json`, installed by `scripts/install-test-deps.sh` (`npm ci`).
 
@@ -9,7 +9,7 @@ use std::process::{Command, Stdio};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use rnats_tests::{for_each_server, Frontend, ServerConfig, ServerKind, TestServer};
+use rnats_tests::{for_each_server, ServerConfig, TestServer};
 
 /// How long one `node --test` run may take.
 const NODE_TIMEOUT: Duration = Duration::from_secs(120);
@@ -31,13 +31,6 @@ fn nats_ws_client() {
         dir.display()
     );
     for_each_server(move |kind| {
-        if !matches!(
-            kind,
-            ServerKind::NatsServer | ServerKind::Rnats(Frontend::Tokio)
-        ) {
-            eprintln!("[{kind}] has no websocket listener: skipped");
-            return;
-        }
         let server = TestServer::start(kind, ServerConfig::default().with_websocket());
         let (ok, output) = run_node(&server);
         {

@@ -69,7 +69,6 @@ struct Handlers {
     open: Closure<dyn FnMut(Event)>,
     message: Closure<dyn FnMut(MessageEvent)>,
     close: Closure<dyn FnMut(CloseEvent)>,
-    error: Closure<dyn FnMut(Event)>,
 }
 
 impl Handlers {
@@ -88,8 +87,6 @@ impl Handlers {
                 let now = d.now();
                 d.conn.transport_closed(now, Some(&reason));
             })),
-            // An error event is always followed by a close event, which does the work.
-            error: Closure::new(|_: Event| {}),
         }
     }
 }
@@ -455,8 +452,8 @@ impl Driver {
                 let h = self.handlers();
                 ws.set_onopen(Some(h.open.as_ref().unchecked_ref()));
                 ws.set_onmessage(Some(h.message.as_ref().unchecked_ref()));
+                // No onerror: an error event is always followed by a close event.
                 ws.set_onclose(Some(h.close.as_ref().unchecked_ref()));
-                ws.set_onerror(Some(h.error.as_ref().unchecked_ref()));
                 self.ws = Some(ws);
             }
             Err(e) => {
@@ -470,6 +467,11 @@ impl Driver {
 
     fn close_socket(&mut self) {
         if let Some(ws) = self.ws.take() {
+            // This socket's events no longer matter; detach the handlers so that none
+            // arrives after the driver (and the handlers with it) is gone.
+            ws.set_onopen(None);
+            ws.set_onmessage(None);
+            ws.set_onclose(None);
             // 1000: a normal close (a close frame without a code makes nats-server 2.9
             // answer with the reserved code 1005).
             let _ = ws.close_with_code(1000);
@@ -516,8 +518,8 @@ impl NatsConnection {
     pub fn publish(
         &self,
         subject: &str,
-        #[wasm_bindgen(unchecked_param_type = "Payload")] data: JsValue,
-        #[wasm_bindgen(unchecked_param_type = "PublishOptions")] opts: JsValue,
+        #[wasm_bindgen(unchecked_optional_param_type = "Payload")] data: JsValue,
+        #[wasm_bindgen(unchecked_optional_param_type = "PublishOptions")] opts: JsValue,
     ) -> Result<(), JsValue> {
         let payload = js::payload(&data)?;
         let reply = js::string_opt(&opts, "reply");
@@ -534,7 +536,7 @@ impl NatsConnection {
     pub fn subscribe(
         &self,
         subject: &str,
-        #[wasm_bindgen(unchecked_param_type = "SubscriptionOptions")] opts: JsValue,
+        #[wasm_bindgen(unchecked_optional_param_type = "SubscriptionOptions")] opts: JsValue,
     ) -> Result<Subscription, JsValue> {
         let queue = js::string_opt(&opts, "queue");
         let max = js::number_opt(&opts, "max")
@@ -564,8 +566,8 @@ impl NatsConnection {
     pub fn request(
         &self,
         subject: &str,
-        #[wasm_bindgen(unchecked_param_type = "Payload")] data: JsValue,
-        #[wasm_bindgen(unchecked_param_type = "RequestOptions")] opts: JsValue,
+        #[wasm_bindgen(unchecked_optional_param_type = "Payload")] data: JsValue,
+        #[wasm_bindgen(unchecked_optional_param_type = "RequestOptions")] opts: JsValue,
     ) -> Promise {
         let timeout = js::number_opt(&opts, "timeout").unwrap_or(1000.0);
         let parsed = js::payload(&data).and_then(|p| Ok((p, js::headers_opt(&opts)?)));

@@ -46,9 +46,9 @@ use wasm_bindgen::prelude::*;
 ///
 /// Resolves to a [`NatsConnection`] once the server accepted the CONNECT; rejects with an
 /// `Error` whose `code` is `CONNECTION_REFUSED`, `AUTHORIZATION_VIOLATION` or `TIMEOUT`.
-#[wasm_bindgen]
+#[wasm_bindgen(unchecked_return_type = "Promise<NatsConnection>")]
 pub fn connect(
-    #[wasm_bindgen(unchecked_param_type = "ConnectionOptions")] opts: JsValue,
+    #[wasm_bindgen(unchecked_optional_param_type = "ConnectionOptions")] opts: JsValue,
 ) -> js_sys::Promise {
     driver::connect(&opts)
 }

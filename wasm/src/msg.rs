@@ -70,8 +70,8 @@ impl Msg {
     /// no reply subject.
     pub fn respond(
         &self,
-        #[wasm_bindgen(unchecked_param_type = "Payload")] data: JsValue,
-        #[wasm_bindgen(unchecked_param_type = "PublishOptions")] opts: JsValue,
+        #[wasm_bindgen(unchecked_optional_param_type = "Payload")] data: JsValue,
+        #[wasm_bindgen(unchecked_optional_param_type = "PublishOptions")] opts: JsValue,
     ) -> Result<bool, JsValue> {
         let Some(reply) = self.inner.reply_str() else {
             return Ok(false);

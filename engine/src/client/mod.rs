@@ -564,7 +564,10 @@ impl ClientConnection {
             {
                 self.fail_transport(now, "timeout".to_string());
             }
-            State::Waiting { until } if now >= until => self.open_transport(now),
+            State::Waiting { until } if now >= until => {
+                self.next_server();
+                self.open_transport(now);
+            }
             State::Connected if self.next_ping.is_some_and(|at| now >= at) => {
                 if self.pings_out >= self.options.max_pings_out {
                     self.fail_transport(now, "stale connection".to_string());
@@ -971,6 +974,12 @@ impl ClientConnection {
         self.events.push_back(ClientEvent::OpenTransport { url });
     }
 
+    /// Move on to the next server of the list (the one just lost goes last, as in
+    /// nats.go).
+    fn next_server(&mut self) {
+        self.server_index = (self.server_index + 1) % self.options.servers.len().max(1);
+    }
+
     /// Close the current transport because of `error` and carry on as if it was lost.
     fn fail_transport(&mut self, now: Instant, error: String) {
         self.last_error = Some(error);
@@ -1000,13 +1009,12 @@ impl ClientConnection {
         } else {
             self.failed_attempts += 1;
         }
-        let servers = self.options.servers.len().max(1);
-        self.server_index = (self.server_index + 1) % servers;
         if !self.ever_connected {
             // The first connect tries each server once, without waiting.
-            if self.failed_attempts as usize >= servers {
+            if self.failed_attempts as usize >= self.options.servers.len() {
                 self.give_up();
             } else {
+                self.next_server();
                 self.open_transport(now);
             }
             return;

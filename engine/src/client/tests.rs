@@ -908,3 +908,28 @@ fn inboxes_are_unique() {
     assert!(a.starts_with("_INBOX.") && a.len() == 7 + NUID_LEN);
     assert_ne!(a, b);
 }
+
+#[test]
+fn reconnect_moves_to_the_next_server() {
+    let s = server(Options::default());
+    let mut link = Link::new(
+        &s,
+        ClientOptions {
+            servers: vec!["sim://a".into(), "sim://b".into()],
+            ..options()
+        },
+    );
+    assert_eq!(link.client.current_server(), Some("sim://a"));
+    link.drop_transport();
+    assert_eq!(
+        link.client.current_server(),
+        Some("sim://a"),
+        "still names the lost server while waiting"
+    );
+    link.fire_timeout();
+    assert!(link.client.is_connected());
+    assert_eq!(link.opened, ["sim://a", "sim://b"]);
+    link.drop_transport();
+    link.fire_timeout();
+    assert_eq!(link.opened, ["sim://a", "sim://b", "sim://a"]);
+}
