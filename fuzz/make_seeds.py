@@ -175,6 +175,19 @@ conn.append(
     + step_drain(1)
     + step_drain(2)
 )
+# Large bodies (action 10): shared delivery at >= 8 KiB, split reads.
+conn.append(
+    setup()
+    + step_bytes(0, b'CONNECT {"verbose":false,"headers":true}\r\nSUB foo 1\r\nSUB foo 2\r\n')
+    + step_bytes(1, b'CONNECT {"verbose":false,"headers":true}\r\nSUB foo 1\r\n')
+    + bytes([1, 10, 0]) + struct.pack("<H", 9000) + bytes([0])
+    + bytes([1, 10, 0]) + struct.pack("<H", 20000) + bytes([3])
+    + step_drain(0)
+    + step_drain(1)
+    + bytes([0, 10, 0]) + struct.pack("<H", 40000) + bytes([2])
+    + step_drain(0)
+    + step_drain(1)
+)
 write("connection", conn)
 
 # --- subjects: see fuzz/src/subjects.rs. TOKENS indices: 0 foo 1 bar 2 * 3 > 4 '' 5 baz

@@ -15,8 +15,8 @@
 extern crate alloc;
 
 pub mod auth;
-pub mod client;
 pub mod cli;
+pub mod client;
 pub mod config;
 pub mod error;
 pub mod log;

@@ -4,7 +4,7 @@
 //! a list of steps, each one byte of connection slot and one byte of action followed by
 //! the action's arguments:
 //!
-//! | action % 10 | step |
+//! | action % 11 | step |
 //! |---|---|
 //! | 0, 1, 2 | `len: u16 % 1024`, then `len` bytes for the slot's connection (`handle_bytes`) |
 //! | 3 | `ms: u16`, `scale: u8` (odd: seconds): advance the clock, run due timers (`poll_timeout`/`handle_timeout`) |
@@ -14,6 +14,7 @@
 //! | 7 | slot empty: accept a new connection; else the frontend's write deadline (`ConnShared::close`) |
 //! | 8 | `Server::reload` with new options (a setup block follows) |
 //! | 9 | `Server::enter_lame_duck` |
+//! | 10 | large publish: `subject: u8` (one of a few), `size: u16`, `flags: u8` (bit 0 HPUB, bit 1 split the payload over two reads): a `PUB`/`HPUB` with a `size`-byte body, so bodies of 8 KiB and more (shared, not copied, on delivery) are reachable |
 //!
 //! Auth mode 3 configures users `a`/`pa` (permissions) and `b`/`pb` in the global account,
 //! `c`/`pc` with `account: A`, and `d`/`pd` in `accounts { B { users } }`.
@@ -177,12 +178,8 @@ impl Client {
         };
         let mut cx = Context::from_waker(Waker::noop());
         let mut chunks: VecDeque<Bytes> = VecDeque::new();
-        loop {
-            match shared.poll_write(&mut cx, &mut chunks) {
-                Poll::Ready(WriteEvent::Data) => continue,
-                Poll::Ready(WriteEvent::Closed(_)) | Poll::Pending => break,
-            }
-        }
+        // `Data` until everything is taken, then `Closed` or `Pending`.
+        while let Poll::Ready(WriteEvent::Data) = shared.poll_write(&mut cx, &mut chunks) {}
         for c in chunks {
             self.out.extend_from_slice(&c);
         }
@@ -341,9 +338,9 @@ fn run_script(u: &mut Reader<'_>) {
         let slot = usize::from(u.u8()) % n;
         let action = u.u8();
         if crate::tracing() {
-            eprintln!("step: slot {slot} action {} at {:?}", action % 10, now);
+            eprintln!("step: slot {slot} action {} at {:?}", action % 11, now);
         }
-        match action % 10 {
+        match action % 11 {
             0..=2 => {
                 let len = usize::from(u.u16() % 1024);
                 let bytes = u.bytes(len);
@@ -399,6 +396,44 @@ fn run_script(u: &mut Reader<'_>) {
                 server.reload(new);
             }
             9 => server.enter_lame_duck(),
+            10 => {
+                let subject = ["foo", "q.a", "_INBOX.1", "bar.x"][usize::from(u.u8() % 4)];
+                let size = usize::from(u.u16());
+                let flags = u.u8();
+                let mut msg = if flags & 1 != 0 {
+                    const HDR: &[u8] = b"NATS/1.0\r\nA: b\r\n\r\n";
+                    let total = size.max(HDR.len());
+                    let mut m = format!("HPUB {subject} {} {total}\r\n", HDR.len()).into_bytes();
+                    m.extend_from_slice(HDR);
+                    m.resize(m.len() + total - HDR.len(), b'x');
+                    m
+                } else {
+                    let mut m = format!("PUB {subject} {size}\r\n").into_bytes();
+                    m.resize(m.len() + size, b'x');
+                    m
+                };
+                msg.extend_from_slice(b"\r\n");
+                if crate::tracing() {
+                    eprintln!(
+                        "  -> {} bytes: {:?}...",
+                        msg.len(),
+                        String::from_utf8_lossy(&msg[..32.min(msg.len())])
+                    );
+                }
+                let c = &mut clients[slot];
+                if let Some(conn) = &mut c.conn {
+                    let parts: &[&[u8]] = if flags & 2 != 0 {
+                        let (a, b) = msg.split_at(msg.len() / 2);
+                        &[a, b]
+                    } else {
+                        &[&msg]
+                    };
+                    for part in parts {
+                        c.inbuf.extend_from_slice(part);
+                        conn.handle_bytes(&mut c.inbuf, now);
+                    }
+                }
+            }
             _ => {
                 if clients[slot].conn.is_some() {
                     if let Some(shared) = clients[slot].shared.upgrade() {

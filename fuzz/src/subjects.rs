@@ -24,7 +24,7 @@ const TOKENS: &[&[u8]] = &[
 
 fn gen_subject(u: &mut Reader<'_>) -> Vec<u8> {
     let kind = u.u8();
-    if kind % 4 == 0 {
+    if kind.is_multiple_of(4) {
         let len = usize::from(u.u8() % 24);
         return u.bytes(len).to_vec();
     }
@@ -41,7 +41,7 @@ fn gen_subject(u: &mut Reader<'_>) -> Vec<u8> {
 
 fn gen_queue(u: &mut Reader<'_>) -> Option<Vec<u8>> {
     match u.u8() % 6 {
-        0 | 1 | 2 => None,
+        0..=2 => None,
         3 => Some(b"q1".to_vec()),
         4 => Some(b"q2".to_vec()),
         _ => {

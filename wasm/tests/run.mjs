@@ -12,7 +12,8 @@
 // Environment: RNATS_WASM_SERVERS, NATS_SERVER_BIN (default nats-server),
 // RNATS_SERVER_BIN (default target/debug/rnats-server), CHROMIUM (default
 // /usr/bin/chromium), RNATS_WASM_OUT (screenshots; default target/wasm-test),
-// RNATS_WASM_REQUIRE_ALL=1 (a server that cannot serve WebSocket fails instead of skipping).
+// RNATS_WASM_REQUIRE_ALL=1 (a server that cannot serve WebSocket fails instead of skipping),
+// RNATS_WASM_VERBOSE=1 (print the pages' console).
 import { chromium } from "playwright-core";
 import { spawn } from "node:child_process";
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync, existsSync } from "node:fs";
@@ -87,20 +88,22 @@ function canConnect(port) {
 
 /** One server process with a websocket block, restartable on the same ports. */
 class NatsProcess {
-  constructor(kind, bin, dir) {
+  constructor(kind, bin, dir, name = kind, extraConf = "") {
     this.kind = kind;
     this.bin = bin;
     this.dir = dir;
+    this.name = name;
+    this.extraConf = extraConf;
     this.log = "";
   }
 
   async init() {
     this.tcpPort = await freePort();
     this.wsPort = await freePort();
-    this.conf = path.join(this.dir, `${this.kind}.conf`);
+    this.conf = path.join(this.dir, `${this.name}.conf`);
     writeFileSync(
       this.conf,
-      `listen: 127.0.0.1:${this.tcpPort}\nwebsocket {\n  host: 127.0.0.1\n  port: ${this.wsPort}\n  no_tls: true\n}\n`,
+      `listen: 127.0.0.1:${this.tcpPort}\nwebsocket {\n  host: 127.0.0.1\n  port: ${this.wsPort}\n  no_tls: true\n}\n${this.extraConf}`,
     );
     this.url = `ws://127.0.0.1:${this.wsPort}`;
   }
@@ -158,7 +161,7 @@ async function launch() {
   return { context, profile };
 }
 
-async function runSuite(context, base, nats) {
+async function runSuite(context, base, nats, authNats) {
   const page = await context.newPage();
   const consoleLines = [];
   page.on("console", (m) => consoleLines.push(`[${m.type()}] ${m.text()}`));
@@ -166,7 +169,9 @@ async function runSuite(context, base, nats) {
   await page.exposeFunction("__restartServer", async () => {
     await nats.restart();
   });
-  await page.goto(`${base}/tests/browser/index.html?server=${nats.kind}&ws=${encodeURIComponent(nats.url)}`);
+  const unused = await freePort(); // for "connection refused"
+  const query = new URLSearchParams({ server: nats.kind, ws: nats.url, authws: authNats.url, unused });
+  await page.goto(`${base}/tests/browser/index.html?${query}`);
   await page.waitForFunction(() => window.__done === true, null, { timeout: 300000 });
   const results = await page.evaluate(() => window.__results);
   await page.screenshot({ path: path.join(outDir, `wasm-tests-${nats.kind}.png`), fullPage: true });
@@ -179,7 +184,7 @@ async function runSuite(context, base, nats) {
       console.log(r.error.replace(/^/gm, "       "));
     }
   }
-  if (failed) console.log(consoleLines.map((l) => `    ${l}`).join("\n"));
+  if (failed || process.env.RNATS_WASM_VERBOSE === "1") console.log(consoleLines.map((l) => `    ${l}`).join("\n"));
   return { passed: results.length - failed, failed };
 }
 
@@ -222,6 +227,9 @@ async function runDemo(context, base, nats) {
   return shot;
 }
 
+/** Must match the credentials in tests/browser/suite.js. */
+const AUTH_CONF = "authorization {\n  user: wasm\n  password: s3cret\n}\n";
+
 // --- main -----------------------------------------------------------------------------
 
 async function main() {
@@ -248,10 +256,14 @@ async function main() {
         await nats.stop();
         continue;
       }
+      // The same server with a password, for the authentication test.
+      const authNats = new NatsProcess(kind, bin, dir, `${kind}-auth`, AUTH_CONF);
       try {
+        await authNats.init();
+        await authNats.start();
         console.log(`${kind} (${nats.url}):`);
         const s0 = performance.now();
-        const { passed, failed } = await runSuite(context, base, nats);
+        const { passed, failed } = await runSuite(context, base, nats, authNats);
         const suiteSecs = ((performance.now() - s0) / 1000).toFixed(1);
         failures += failed;
         let demo;
@@ -266,6 +278,7 @@ async function main() {
         summary.push(`${kind}: ${passed} passed, ${failed} failed (${suiteSecs} s); demo ${demo.startsWith("FAILED") ? demo : "ok"}`);
       } finally {
         await nats.stop();
+        await authNats.stop();
       }
     }
   } finally {

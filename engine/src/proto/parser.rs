@@ -616,24 +616,28 @@ impl Sep {
 fn split_args<const N: usize>(buf: &[u8], arg: Span, sep: Sep) -> ([Span; N], usize) {
     let mut out = [Span::default(); N];
     let mut count = 0;
-    let mut start: Option<usize> = None;
     let bytes = arg.of(buf);
-    for i in 0..=bytes.len() {
-        let blank = bytes.get(i).is_none_or(|&b| sep.is_sep(b));
-        match (blank, start) {
-            (true, Some(s)) => {
-                if let Some(slot) = out.get_mut(count) {
-                    *slot = Span::new(arg.start + s, arg.start + i);
-                }
-                count += 1;
-                if count > N {
-                    break;
-                }
-                start = None;
-            }
-            (false, None) => start = Some(i),
-            _ => {}
+    let mut pos = 0;
+    while count <= N {
+        // Skip the separators before the next token (usually one blank).
+        let rest = bytes.get(pos..).unwrap_or(&[]);
+        let Some(skip) = rest.iter().position(|&b| !sep.is_sep(b)) else {
+            break;
+        };
+        let start = pos + skip;
+        let token = bytes.get(start..).unwrap_or(&[]);
+        // The token runs to the next separator: searched word-at-a-time for PUB/HPUB,
+        // the ops every published message goes through.
+        let len = match sep {
+            Sep::Blanks => memchr::memchr2(b' ', b'\t', token),
+            Sep::BlanksAndLineBreaks => token.iter().position(|&b| sep.is_sep(b)),
         }
+        .unwrap_or(token.len());
+        pos = start + len;
+        if let Some(slot) = out.get_mut(count) {
+            *slot = Span::new(arg.start + start, arg.start + pos);
+        }
+        count += 1;
     }
     (out, count)
 }

@@ -519,11 +519,12 @@ impl Connection {
     fn on_unsub(&mut self, sid: &[u8], max: Option<u64>) {
         let sub = self.shared.subs.lock().get(sid).cloned();
         if let Some(sub) = sub {
-            match max {
-                Some(max) if max > 0 && sub.delivered() < max => {
-                    sub.max.store(max, Ordering::Relaxed);
-                }
-                _ => remove_subscription(&self.account, &SubRef(sub)),
+            let limited = match max {
+                Some(max) if max > 0 => sub.limit(&sub.conn.outbound(), max),
+                _ => false,
+            };
+            if !limited {
+                remove_subscription(&self.account, &SubRef(sub));
             }
         }
         self.ok();
@@ -598,26 +599,37 @@ impl Connection {
         {
             return false;
         }
-        let Some(last) = sub.claim_delivery() else {
+        if sub.closed.load(Ordering::Relaxed) {
             return false;
-        };
+        }
         let with_headers = msg.header_len.is_some() && target.headers.load(Ordering::Relaxed);
         let body = if with_headers {
             msg.body
         } else {
             msg.payload()
         };
+        // Encoded before taking the target's lock, which publishers on other cores contend
+        // for: under it, only copies.
+        let line = MsgLine::encode(msg, &sub.sid, with_headers, body.len());
         let max_pending = self.options.max_pending;
-        let over_limit = {
+        let (over_limit, last) = {
             let mut out = target.outbound();
             if out.is_closed() {
                 return false;
             }
-            write_msg(&mut out, msg, &sub.sid, with_headers, body);
+            let Some(last) = sub.claim_delivery(&out) else {
+                return false;
+            };
+            let line = line.as_ref().map(MsgLine::bytes);
+            write_msg(&mut out, msg, line, &sub.sid, with_headers, body);
             if let Some(w) = out.take_writer_waker() {
                 self.wake.push(w);
             }
-            out.pending() > max_pending
+            let over_limit = out.pending() > max_pending;
+            if !over_limit {
+                target.counters.count_out(&out, body.len());
+            }
+            (over_limit, last)
         };
         if over_limit {
             self.server
@@ -627,7 +639,6 @@ impl Connection {
             target.close(CloseReason::SlowConsumerPendingBytes);
             return false;
         }
-        target.counters.count_out(body.len());
         self.batch.out_msgs += 1;
         self.batch.out_bytes += body.len() as u64;
         if let Some(reply) = msg.reply {
@@ -793,8 +804,54 @@ fn parser_limits(o: &Options) -> ParserLimits {
     }
 }
 
-/// Append a MSG or HMSG for `sub_sid` to `out`.
-fn write_msg(out: &mut Outbound, msg: &Msg<'_>, sid: &[u8], with_headers: bool, body: &[u8]) {
+/// The longest MSG/HMSG control line encoded on the stack (longer ones, with very long
+/// subjects, are encoded straight into the outbound queue).
+const STACK_LINE: usize = 160;
+
+/// Bytes of a MSG/HMSG control line besides its words: `HMSG`, four blanks, two lengths of
+/// at most 20 digits, CRLF.
+const LINE_OVERHEAD: usize = 4 + 4 + 2 * 20 + 2;
+
+/// A MSG/HMSG control line encoded on the stack.
+struct MsgLine {
+    buf: [u8; STACK_LINE],
+    len: usize,
+}
+
+impl MsgLine {
+    /// The control line for one delivery, or `None` if it might not fit.
+    fn encode(msg: &Msg<'_>, sid: &[u8], with_headers: bool, body_len: usize) -> Option<Self> {
+        let words = msg.subject.len() + sid.len() + msg.reply.map_or(0, <[u8]>::len);
+        if words + LINE_OVERHEAD > STACK_LINE {
+            return None;
+        }
+        let mut buf = [0u8; STACK_LINE];
+        let mut rest = &mut buf[..];
+        if with_headers {
+            let hlen = msg.header_len.unwrap_or(0);
+            encode::hmsg_line(&mut rest, msg.subject, sid, msg.reply, hlen, body_len);
+        } else {
+            encode::msg_line(&mut rest, msg.subject, sid, msg.reply, body_len);
+        }
+        let len = STACK_LINE - rest.len();
+        Some(MsgLine { buf, len })
+    }
+
+    fn bytes(&self) -> &[u8] {
+        self.buf.get(..self.len).unwrap_or(&[])
+    }
+}
+
+/// Append a MSG or HMSG for `sub_sid` to `out`; `line` is its control line when already
+/// encoded.
+fn write_msg(
+    out: &mut Outbound,
+    msg: &Msg<'_>,
+    line: Option<&[u8]>,
+    sid: &[u8],
+    with_headers: bool,
+    body: &[u8],
+) {
     if msg.shared.is_some() {
         // The words, their blanks, two lengths, and the CRLFs after the line and the payload.
         let words = msg.subject.len() + sid.len() + msg.reply.map_or(0, <[u8]>::len);
@@ -802,11 +859,19 @@ fn write_msg(out: &mut Outbound, msg: &Msg<'_>, sid: &[u8], with_headers: bool, 
     }
     let tail = out.tail();
     let before = tail.len();
-    if with_headers {
-        let hlen = msg.header_len.unwrap_or(0);
-        encode::hmsg_line(tail, msg.subject, sid, msg.reply, hlen, body.len());
-    } else {
-        encode::msg_line(tail, msg.subject, sid, msg.reply, body.len());
+    match line {
+        Some(line) => {
+            if msg.shared.is_none() {
+                // One capacity check for the whole message.
+                tail.reserve(line.len() + body.len() + 2);
+            }
+            tail.extend_from_slice(line);
+        }
+        None if with_headers => {
+            let hlen = msg.header_len.unwrap_or(0);
+            encode::hmsg_line(tail, msg.subject, sid, msg.reply, hlen, body.len());
+        }
+        None => encode::msg_line(tail, msg.subject, sid, msg.reply, body.len()),
     }
     match &msg.shared {
         Some(shared) => {

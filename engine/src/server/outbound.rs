@@ -79,7 +79,8 @@ pub enum WriteEvent {
 pub(crate) struct Outbound {
     chunks: VecDeque<Bytes>,
     tail: BytesMut,
-    /// The tail's other block for control lines around shared chunks (empty; see
+    /// The tail's other block (empty): it holds what the writer was last handed, and the
+    /// tail moves back into it once that is written (see [`Outbound::poll_write`] and
     /// [`Outbound::reserve_line`]).
     spare_block: BytesMut,
     pending: usize,
@@ -132,6 +133,11 @@ impl Outbound {
         }
         if !self.tail.is_empty() {
             self.chunks.push_back(self.tail.split().freeze());
+        }
+        // The tail's own block may have been written and dropped already (the tail and the
+        // spare block also trade places in `poll_write`).
+        if self.tail.try_reclaim(len.max(LINE_BLOCK)) {
+            return;
         }
         core::mem::swap(&mut self.tail, &mut self.spare_block);
         self.tail.reserve(len.max(LINE_BLOCK));
@@ -190,6 +196,14 @@ impl Outbound {
             into.append(&mut self.chunks);
             self.pending = 0;
             self.nudged = false;
+            // Continue in the other block, the one handed over by the previous call: the
+            // writer has written and dropped it before polling again, so the next append
+            // reclaims it whole (`BytesMut::reserve` on a buffer nobody else holds). The
+            // block just handed over has little room left, and growing past it while the
+            // writer still holds it would allocate a fresh buffer and fault in its pages
+            // on every round; this way two blocks, sized by the largest round so far, are
+            // reused in turn.
+            core::mem::swap(&mut self.tail, &mut self.spare_block);
             return Poll::Ready(WriteEvent::Data);
         }
         if self.nudged {

@@ -5,7 +5,8 @@ use crate::prelude::*;
 use crate::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use crate::sync::{Mutex, RwLock};
 use core::hash::Hash;
-use hashbrown::HashMap;
+use core::hash::BuildHasher;
+use hashbrown::{DefaultHashBuilder, HashMap, HashTable};
 
 /// Keeps a value on its own cache lines, so that the writes to a neighbour (the lock word
 /// every reader bumps, the statistics) do not keep evicting it from every core.
@@ -275,7 +276,9 @@ impl<T: Clone + Eq + Hash> SharedSublist<T> {
 /// Keep one per connection (or per reading task) and pass it the same [`SharedSublist`]
 /// each time; passing another sublist empties it.
 pub struct MatchCache<T> {
-    map: HashMap<Box<[u8]>, Arc<SublistResult<T>>>,
+    /// The cached results, keyed by subject (hashed once per lookup with `hasher`).
+    map: HashTable<CacheEntry<T>>,
+    hasher: DefaultHashBuilder,
     sublist_id: u64,
     generation: u64,
     max_entries: usize,
@@ -283,14 +286,34 @@ pub struct MatchCache<T> {
     scratch: SublistResult<T>,
     /// One shared allocation for every empty result.
     empty: Option<Arc<SublistResult<T>>>,
-    /// The result of the last miss in [`MatchCache::matches_ref`], lent from here.
-    lent: Option<Arc<SublistResult<T>>>,
+    /// Subject buffers of dropped entries, refilled by later misses.
+    spare_subjects: Vec<Vec<u8>>,
+    /// Small results of dropped entries that nothing else held, emptied; refilled by
+    /// later misses.
+    spare_results: Vec<Arc<SublistResult<T>>>,
     hits: u64,
     misses: u64,
     shared_hits: u64,
     unflushed_hits: u64,
     unflushed_misses: u64,
 }
+
+/// One cached subject and what it matched.
+struct CacheEntry<T> {
+    /// A `Vec` rather than a boxed slice so that its buffer can be reused for another
+    /// subject after the entry is dropped.
+    subject: Vec<u8>,
+    result: Arc<SublistResult<T>>,
+}
+
+/// Results with at most this many subscriptions are copied out of the scratch result
+/// into a buffer of their own (a reused one when available); larger ones take the scratch
+/// vectors themselves.
+const MOVE_ABOVE: usize = 16;
+
+/// Dropped subject buffers are kept for reuse up to this capacity (longer ones are rare
+/// and would pin memory).
+const SPARE_SUBJECT_MAX: usize = 256;
 
 impl<T> core::fmt::Debug for MatchCache<T> {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
@@ -325,13 +348,15 @@ impl<T: Clone + Eq + Hash> MatchCache<T> {
     /// half of the entries are dropped.
     pub fn with_max_entries(max_entries: usize) -> Self {
         MatchCache {
-            map: HashMap::new(),
+            map: HashTable::new(),
+            hasher: DefaultHashBuilder::default(),
             sublist_id: 0,
             generation: 0,
             max_entries: max_entries.max(1),
             scratch: SublistResult::default(),
             empty: None,
-            lent: None,
+            spare_subjects: Vec::new(),
+            spare_results: Vec::new(),
             hits: 0,
             misses: 0,
             shared_hits: 0,
@@ -347,33 +372,36 @@ impl<T: Clone + Eq + Hash> MatchCache<T> {
     /// shared with other connections' caches, and cloning its `Arc` then bumps a reference
     /// count other cores are bumping too.
     pub fn matches(&mut self, sublist: &SharedSublist<T>, subject: &[u8]) -> Arc<SublistResult<T>> {
-        self.check_generation(sublist);
-        if let Some(r) = self.map.get(subject) {
-            let r = Arc::clone(r);
-            self.hits += 1;
-            self.unflushed_hits += 1;
-            self.maybe_flush(sublist);
-            return r;
-        }
-        self.fill(sublist, subject)
+        Arc::clone(self.lookup(sublist, subject))
     }
 
     /// Like [`MatchCache::matches`] but lends the result instead of cloning the `Arc`
     /// (saves the reference-count traffic on a hit).
     pub fn matches_ref(&mut self, sublist: &SharedSublist<T>, subject: &[u8]) -> &SublistResult<T> {
+        self.lookup(sublist, subject)
+    }
+
+    /// The cached result for `subject`, filled on a miss. The subject is hashed once; a
+    /// hit is one probe of the table.
+    fn lookup(&mut self, sublist: &SharedSublist<T>, subject: &[u8]) -> &Arc<SublistResult<T>> {
         self.check_generation(sublist);
-        if self.map.contains_key(subject) {
-            self.hits += 1;
-            self.unflushed_hits += 1;
-            self.maybe_flush(sublist);
-        } else {
-            let r = self.fill(sublist, subject);
-            return self.lent.insert(r);
-        }
-        match self.map.get(subject) {
-            Some(r) => r,
-            // Unreachable: the key was just found.
-            None => self.lent.get_or_insert_with(Arc::default),
+        let hash = self.hasher.hash_one(subject);
+        let index = match self
+            .map
+            .find_bucket_index(hash, |e| e.subject.as_slice() == subject)
+        {
+            Some(index) => {
+                self.hits += 1;
+                self.unflushed_hits += 1;
+                self.maybe_flush(sublist);
+                index
+            }
+            None => self.fill(sublist, subject, hash),
+        };
+        match self.map.get_bucket(index) {
+            Some(entry) => &entry.result,
+            // Unreachable: the entry was just found or inserted, and nothing changed since.
+            None => self.empty.get_or_insert_with(Arc::default),
         }
     }
 
@@ -386,14 +414,15 @@ impl<T: Clone + Eq + Hash> MatchCache<T> {
                 self.unflushed_misses = 0;
                 self.sublist_id = sublist.id;
             }
-            self.map.clear();
+            self.drop_entries();
             self.generation = generation;
         }
     }
 
     /// A miss: take the shared result or match under the read lock, and remember it.
+    /// Returns the new entry's bucket index in `map`.
     #[cold]
-    fn fill(&mut self, sublist: &SharedSublist<T>, subject: &[u8]) -> Arc<SublistResult<T>> {
+    fn fill(&mut self, sublist: &SharedSublist<T>, subject: &[u8], hash: u64) -> usize {
         self.misses += 1;
         self.unflushed_misses += 1;
         let result = {
@@ -401,7 +430,7 @@ impl<T: Clone + Eq + Hash> MatchCache<T> {
             // Stable while the read lock is held (writers store it under the write lock).
             let generation = sublist.generation.0.load(Ordering::Relaxed);
             if generation != self.generation {
-                self.map.clear();
+                self.drop_entries();
                 self.generation = generation;
             }
             match sublist.shared.0.lookup(generation, subject) {
@@ -422,21 +451,40 @@ impl<T: Clone + Eq + Hash> MatchCache<T> {
         };
         self.maybe_flush(sublist);
         if self.map.len() >= self.max_entries {
-            evict_half(&mut self.map);
+            self.evict_half();
         }
-        self.map.insert(subject.into(), Arc::clone(&result));
-        result
+        let mut key = self.spare_subjects.pop().unwrap_or_default();
+        key.clear();
+        key.extend_from_slice(subject);
+        let hasher = &self.hasher;
+        self.map
+            .insert_unique(
+                hash,
+                CacheEntry {
+                    subject: key,
+                    result,
+                },
+                |e| hasher.hash_one(e.subject.as_slice()),
+            )
+            .bucket_index()
     }
 
     /// The match in `scratch` as a result to keep.
     fn take_scratch(&mut self) -> Arc<SublistResult<T>> {
-        /// Above this, move the vectors out (no per-subscription clone) instead of
-        /// copying them (one allocation, scratch capacity kept).
-        const MOVE_ABOVE: usize = 16;
         if self.scratch.is_empty() {
             return Arc::clone(self.empty.get_or_insert_with(Arc::default));
         }
         if self.scratch.len() <= MOVE_ABOVE {
+            // Refill a dropped entry's result rather than allocating one (a cache that
+            // keeps missing, e.g. publishes spread over more subjects than it holds,
+            // would otherwise allocate and free a result per message).
+            while let Some(mut spare) = self.spare_results.pop() {
+                if let Some(r) = Arc::get_mut(&mut spare) {
+                    r.plain.clone_from(&self.scratch.plain);
+                    r.queues.clone_from(&self.scratch.queues);
+                    return spare;
+                }
+            }
             return Arc::new(self.scratch.clone());
         }
         let mut r = core::mem::take(&mut self.scratch);
@@ -446,6 +494,36 @@ impl<T: Clone + Eq + Hash> MatchCache<T> {
             members.shrink_to_fit();
         }
         Arc::new(r)
+    }
+
+    /// Drop about half of the entries (hash order, so effectively random ones), keeping
+    /// their buffers for the next misses.
+    fn evict_half(&mut self) {
+        let mut n = 0u32;
+        let evicted = self.map.extract_if(|_| {
+            n = n.wrapping_add(1);
+            n % 2 == 1
+        });
+        for entry in evicted {
+            recycle(
+                entry,
+                self.max_entries,
+                &mut self.spare_subjects,
+                &mut self.spare_results,
+            );
+        }
+    }
+
+    /// Drop every entry, keeping (some of) their buffers for the next misses.
+    fn drop_entries(&mut self) {
+        for entry in self.map.drain() {
+            recycle(
+                entry,
+                self.max_entries,
+                &mut self.spare_subjects,
+                &mut self.spare_results,
+            );
+        }
     }
 
     #[inline]
@@ -493,7 +571,7 @@ impl<T: Clone + Eq + Hash> MatchCache<T> {
 
     /// Forget every cached result.
     pub fn clear(&mut self) {
-        self.map.clear();
+        self.drop_entries();
     }
 
     /// The generation of the sublist the cached results were built at.
@@ -511,9 +589,43 @@ impl<T: Clone + Eq + Hash> MatchCache<T> {
         self.misses
     }
 
+    /// (subject buffers, results) kept for reuse.
+    #[cfg(test)]
+    pub(super) fn spares(&self) -> (usize, usize) {
+        (self.spare_subjects.len(), self.spare_results.len())
+    }
+
     /// Misses answered by a result another cache had shared (see
     /// [`SharedSublist::with_shared_results`]).
     pub fn shared_hits(&self) -> u64 {
         self.shared_hits
+    }
+}
+
+/// Keep a dropped entry's buffers for reuse, as long as the spares stay within half the
+/// cache's size (what one eviction frees) and the buffers are small. A result is reused
+/// only if nothing else holds it (not lent out, not in the shared table), and is emptied
+/// first so that it keeps no subscription alive.
+fn recycle<T>(
+    entry: CacheEntry<T>,
+    max_entries: usize,
+    spare_subjects: &mut Vec<Vec<u8>>,
+    spare_results: &mut Vec<Arc<SublistResult<T>>>,
+) {
+    let keep = max_entries.div_ceil(2);
+    let CacheEntry {
+        subject,
+        mut result,
+    } = entry;
+    if spare_subjects.len() < keep && subject.capacity() <= SPARE_SUBJECT_MAX {
+        spare_subjects.push(subject);
+    }
+    if spare_results.len() < keep {
+        if let Some(r) = Arc::get_mut(&mut result) {
+            if r.plain.capacity() <= 2 * MOVE_ABOVE && r.queues.capacity() <= MOVE_ABOVE {
+                r.clear();
+                spare_results.push(result);
+            }
+        }
     }
 }

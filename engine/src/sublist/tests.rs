@@ -945,3 +945,35 @@ fn sublist_throughput() {
         }
     }
 }
+
+#[test]
+fn match_cache_reuses_dropped_entries_without_touching_held_results() {
+    let sl = SharedSublist::<u32>::new();
+    sl.insert(b"s.*", None, 1).unwrap();
+    sl.insert(b"s.>", None, 2).unwrap();
+    sl.insert(b"s.7", Some(b"q"), 3).unwrap();
+    let mut cache = MatchCache::with_max_entries(4);
+    // Held by the caller: never refilled for another subject.
+    let held = cache.matches(&sl, b"s.0");
+    for _ in 0..3 {
+        for i in 0..50u32 {
+            let s = std::format!("s.{i}");
+            let want = if i == 7 {
+                expect(&[1, 2], &[("q", &[3])])
+            } else {
+                expect(&[1, 2], &[])
+            };
+            assert_eq!(norm(cache.matches_ref(&sl, s.as_bytes())), want, "{s}");
+            assert!(cache.len() <= 4);
+        }
+    }
+    assert_eq!(norm(&held), expect(&[1, 2], &[]));
+    // At most half the cache's size is kept for reuse.
+    let (subjects, results) = cache.spares();
+    assert!(subjects <= 2 && results <= 2, "{subjects} {results}");
+    // A change drops every entry into the spares; the next lookups see the change.
+    sl.insert(b"s.3", None, 4).unwrap();
+    assert_eq!(norm(cache.matches_ref(&sl, b"s.3")), expect(&[1, 2, 4], &[]));
+    assert_eq!(norm(cache.matches_ref(&sl, b"s.4")), expect(&[1, 2], &[]));
+    assert_eq!(norm(&held), expect(&[1, 2], &[]));
+}

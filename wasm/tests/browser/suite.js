@@ -65,7 +65,25 @@ test("connect, server info, close, closed()", async () => {
 });
 
 test("connect to a port nobody listens on is refused", async () => {
-  await rejects(connect({ servers: "ws://127.0.0.1:1", timeout: 3000 }), "CONNECTION_REFUSED");
+  // A port the runner found free (Chromium refuses to dial "unsafe" ports such as 1).
+  const port = params.get("unused") || "9";
+  await rejects(connect({ servers: `ws://127.0.0.1:${port}`, timeout: 3000 }), "CONNECTION_REFUSED");
+});
+
+test("user and password; a wrong password is an authorization violation", async () => {
+  const authUrl = params.get("authws");
+  assert(authUrl, "the runner passes ?authws=");
+  const e = await rejects(
+    connect({ servers: authUrl, user: "wasm", pass: "wrong", timeout: 3000 }),
+    "AUTHORIZATION_VIOLATION",
+  );
+  assert(/Authorization Violation/.test(e.message), e.message);
+  await rejects(connect({ servers: authUrl, timeout: 3000 }), "AUTHORIZATION_VIOLATION");
+  const nc = await connect({ servers: authUrl, user: "wasm", pass: "s3cret", timeout: 3000 });
+  const sub = nc.subscribe(subj("auth"), { max: 1 });
+  nc.publish(subj("auth"), "in");
+  for await (const m of sub) eq(m.string(), "in");
+  await nc.close();
 });
 
 test("publish arguments are checked", async () => {
