@@ -614,3 +614,37 @@ fn lame_duck_tells_protocol_one_clients() {
     assert_eq!(plan.batch, 1);
     assert_eq!(plan.interval, Duration::from_secs(110) / 4);
 }
+
+#[test]
+fn a_second_connect_keeps_the_account_so_closing_frees_every_subscription() {
+    // Found by the `connection` fuzz target: a second CONNECT as a user of another
+    // account used to move the connection, stranding its subscriptions in the first one.
+    let opts = Options {
+        accounts: vec![
+            AccountOptions {
+                name: "A".into(),
+                users: vec![account_user("a", "A")],
+            },
+            AccountOptions {
+                name: "B".into(),
+                users: vec![account_user("b", "B")],
+            },
+        ],
+        ..Options::default()
+    };
+    let s = server(opts);
+    let mut c = Client::ready(
+        &s,
+        at(0),
+        "CONNECT {\"verbose\":false,\"user\":\"a\",\"pass\":\"a\"}\r\n",
+    );
+    c.send(b"SUB x 1\r\n", at(1));
+    c.send(
+        b"CONNECT {\"verbose\":false,\"user\":\"b\",\"pass\":\"b\"}\r\nSUB y 2\r\n",
+        at(2),
+    );
+    assert_eq!(s.num_subscriptions(), 2);
+    c.conn.close(CloseReason::ClientClosed);
+    assert_eq!(s.num_subscriptions(), 0);
+    assert_eq!(s.num_connections(), 0);
+}

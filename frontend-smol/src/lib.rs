@@ -32,9 +32,20 @@ impl Smol {
     }
 
     /// Run the executor's tasks on this thread until `main` ends; returns its output.
-    /// Several threads may do this at once to share the tasks.
+    /// Several threads may do this at once to share the tasks. `main` is polled each time
+    /// the thread wakes: for a long-running future, pass a handle from
+    /// [`Smol::spawn_task`].
     pub fn block_on<T>(&self, main: impl Future<Output = T>) -> T {
         async_io::block_on(self.executor.run(main))
+    }
+
+    /// Spawn `task` on the executor; the handle resolves to its output (dropping the
+    /// handle cancels the task).
+    pub fn spawn_task<T: Send + 'static>(
+        &self,
+        task: impl Future<Output = T> + Send + 'static,
+    ) -> async_executor::Task<T> {
+        self.executor.spawn(task)
     }
 }
 

@@ -25,6 +25,10 @@ fn main() -> ExitCode {
         // The `websocket` block's listener (off without one) serves browsers from the
         // same server, as in `rnats-server`.
         let websocket = Box::new(rnats_ws::WebsocketGateway::<Smol>::new());
-        rt.block_on(serve::run_with(rt.clone(), opts, log, vec![websocket]))
+        // The server is a task like the others: `block_on` polls its main future whenever
+        // the thread wakes, and an accept loop polled that often would try `accept` each
+        // time.
+        let server = rt.spawn_task(serve::run_with(rt.clone(), opts, log, vec![websocket]));
+        rt.block_on(server)
     })
 }

@@ -219,15 +219,15 @@ async fn write_loop<R: Runtime, W: AsyncWrite + Unpin>(
         let event = poll_fn(|cx| shared.poll_write(cx, &mut chunks)).await;
         let written = if !chunks.is_empty() {
             let write = write_chunks(&mut writer, &mut chunks);
-            within_deadline(&rt, &shared, deadline, write).await
+            runtime::timeout(&rt, deadline, write).await
         } else if event == WriteEvent::Data {
             // Woken without chunks: the transport has output of its own to flush
             // (ConnShared::wake_writer).
-            within_deadline(&rt, &shared, deadline, runtime::flush(&mut writer)).await
+            runtime::timeout(&rt, deadline, runtime::flush(&mut writer)).await
         } else {
-            true
+            Some(Ok(()))
         };
-        if !written {
+        if !within_deadline(&shared, written) {
             return;
         }
         if let WriteEvent::Closed(_) = event {
@@ -238,15 +238,10 @@ async fn write_loop<R: Runtime, W: AsyncWrite + Unpin>(
     }
 }
 
-/// Run one step of the writer within the write deadline. If it fails, close the
-/// connection (as a slow consumer when the deadline passed) and return `false`.
-async fn within_deadline<R: Runtime>(
-    rt: &R,
-    shared: &ConnShared,
-    deadline: Duration,
-    step: impl Future<Output = io::Result<()>>,
-) -> bool {
-    match runtime::timeout(rt, deadline, step).await {
+/// Whether a write step (run under the write deadline; `None`: the deadline passed)
+/// succeeded. If not, close the connection, as a slow consumer when the deadline passed.
+fn within_deadline(shared: &ConnShared, step: Option<io::Result<()>>) -> bool {
+    match step {
         Some(Ok(())) => true,
         Some(Err(_)) => {
             shared.close(CloseReason::ReadError);

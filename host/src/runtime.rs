@@ -7,7 +7,7 @@ use futures_io::{AsyncRead, AsyncWrite};
 use std::future::{poll_fn, Future};
 use std::io;
 use std::net::SocketAddr;
-use std::pin::{pin, Pin};
+use std::pin::Pin;
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
@@ -74,22 +74,44 @@ pub async fn sleep<R: Runtime>(rt: &R, duration: Duration) {
 
 /// Run `fut` for at most `limit`: `None` if the time ran out first. The timer is only
 /// created once `fut` has had to wait, so a future that is ready at once costs no timer.
-pub async fn timeout<R: Runtime, F: Future>(rt: &R, limit: Duration, fut: F) -> Option<F::Output> {
-    let mut fut = pin!(fut);
-    let mut timer = pin!(None::<R::Sleep>);
-    poll_fn(|cx| {
-        if let Poll::Ready(out) = fut.as_mut().poll(cx) {
+pub fn timeout<R: Runtime, F: Future>(rt: &R, limit: Duration, fut: F) -> Timeout<'_, R, F> {
+    Timeout {
+        rt,
+        limit,
+        fut,
+        timer: None,
+    }
+}
+
+pin_project_lite::pin_project! {
+    /// The future of [`timeout`] (a struct, so that `fut` is held once, in place).
+    pub struct Timeout<'a, R: Runtime, F> {
+        rt: &'a R,
+        limit: Duration,
+        #[pin]
+        fut: F,
+        #[pin]
+        timer: Option<R::Sleep>,
+    }
+}
+
+impl<R: Runtime, F: Future> Future for Timeout<'_, R, F> {
+    type Output = Option<F::Output>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let mut this = self.project();
+        if let Poll::Ready(out) = this.fut.poll(cx) {
             return Poll::Ready(Some(out));
         }
-        if timer.is_none() {
-            timer.set(Some(rt.sleep_until(Instant::now() + limit)));
+        if this.timer.is_none() {
+            let deadline = Instant::now() + *this.limit;
+            this.timer.set(Some(this.rt.sleep_until(deadline)));
         }
-        match timer.as_mut().as_pin_mut() {
-            Some(t) => t.poll(cx).map(|_| None),
+        match this.timer.as_pin_mut() {
+            Some(timer) => timer.poll(cx).map(|_| None),
             None => Poll::Pending,
         }
-    })
-    .await
+    }
 }
 
 /// Accept the next connection on `listener`.

@@ -14,7 +14,7 @@ use std::future::{poll_fn, Future};
 use std::pin::{pin, Pin};
 use std::process::ExitCode;
 use std::sync::{Arc, Mutex};
-use std::task::{Poll, Waker};
+use std::task::{ready, Context, Poll, Waker};
 use std::time::Duration;
 
 /// How long shutdown waits for connections to flush.
@@ -229,12 +229,11 @@ struct TrackerState {
 
 impl TaskTracker {
     /// Count `task` as running from now until it ends (or is dropped).
-    pub fn track<F: Future<Output = ()>>(&self, task: F) -> impl Future<Output = ()> {
+    pub fn track<F: Future<Output = ()>>(&self, task: F) -> Tracked<F> {
         self.lock().live += 1;
-        let guard = TaskGuard(self.clone());
-        async move {
-            task.await;
-            drop(guard);
+        Tracked {
+            task,
+            guard: Some(TaskGuard(self.clone())),
         }
     }
 
@@ -258,6 +257,28 @@ impl TaskTracker {
 
     fn lock(&self) -> std::sync::MutexGuard<'_, TrackerState> {
         self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+pin_project_lite::pin_project! {
+    /// A task counted by a [`TaskTracker`] until it ends or is dropped. A struct rather
+    /// than an `async` block, which would hold the task twice (as captured and as
+    /// awaited): per connection, that is the size of its whole state.
+    pub struct Tracked<F> {
+        #[pin]
+        task: F,
+        guard: Option<TaskGuard>,
+    }
+}
+
+impl<F: Future<Output = ()>> Future for Tracked<F> {
+    type Output = ();
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        let this = self.project();
+        ready!(this.task.poll(cx));
+        this.guard.take();
+        Poll::Ready(())
     }
 }
 

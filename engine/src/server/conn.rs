@@ -447,7 +447,11 @@ impl Connection {
         }
         self.perms = grant.permissions;
         self.pub_allowed_cache.clear();
-        self.account = self.server.account_named(grant.account.as_deref());
+        if !self.connect_received {
+            // The account is fixed by the first CONNECT: subscriptions already made live
+            // in its sublist (a later CONNECT switching accounts would strand them).
+            self.account = self.server.account_named(grant.account.as_deref());
+        }
         self.shared.protocol.store(opts.protocol, Ordering::Relaxed);
         *self.shared.credentials.lock() = Some(opts.clone());
         {
@@ -913,4 +917,73 @@ fn grant_response(target: &ConnShared, reply: &[u8], now: Instant) {
     };
     let expiry = (!expires.is_zero()).then(|| now + expires);
     target.responses.lock().insert(reply.into(), (max, expiry));
+}
+
+#[cfg(all(test, feature = "std"))]
+mod tests {
+    use crate::options::Options;
+    use crate::prelude::*;
+    use crate::server::{PeerAddr, Server, WriteEvent};
+    use crate::time::Instant;
+    use bytes::{Bytes, BytesMut};
+    use core::task::{Context, Poll, Waker};
+    use std::collections::VecDeque;
+
+    fn ready(server: &Arc<Server>, ops: &str) -> super::Connection {
+        let mut conn = server.accept(
+            PeerAddr {
+                ip: "127.0.0.1".into(),
+                port: 40000,
+            },
+            Instant::ZERO,
+        );
+        let mut buf = BytesMut::from(format!("CONNECT {{\"verbose\":false}}\r\n{ops}").as_bytes());
+        assert!(conn.handle_bytes(&mut buf, Instant::ZERO));
+        conn
+    }
+
+    fn output(conn: &super::Connection) -> String {
+        let mut chunks: VecDeque<Bytes> = VecDeque::new();
+        let mut cx = Context::from_waker(Waker::noop());
+        while let Poll::Ready(WriteEvent::Data) = conn.shared().poll_write(&mut cx, &mut chunks) {
+        }
+        let bytes: Vec<u8> = chunks.iter().flat_map(|c| c.iter().copied()).collect();
+        String::from_utf8(bytes).unwrap()
+    }
+
+    /// Delivery counts are kept under the target's outbound lock rather than with atomic
+    /// read-modify-writes: publishers on several threads must still get every count exact,
+    /// and an auto-unsubscribe limit must still stop at exactly `max`.
+    #[test]
+    fn counts_and_auto_unsubscribe_are_exact_with_concurrent_publishers() {
+        const PUBLISHERS: usize = 4;
+        const EACH: usize = 2_000;
+        const MAX: usize = 3_000;
+        let server = Server::new(Options::default(), 7, Instant::ZERO);
+        let sub = ready(&server, &format!("SUB a 1\r\nSUB a 2\r\nUNSUB 2 {MAX}\r\n"));
+        let publishers: Vec<_> = (0..PUBLISHERS)
+            .map(|_| ready(&server, ""))
+            .map(|mut publisher| {
+                std::thread::spawn(move || {
+                    for _ in 0..EACH {
+                        let mut buf = BytesMut::from(&b"PUB a 5\r\nhello\r\n"[..]);
+                        assert!(publisher.handle_bytes(&mut buf, Instant::ZERO));
+                    }
+                    publisher
+                })
+            })
+            .collect();
+        let publishers: Vec<_> = publishers.into_iter().map(|p| p.join().unwrap()).collect();
+        let out = output(&sub);
+        let total = PUBLISHERS * EACH;
+        assert_eq!(out.matches("MSG a 1 5\r\nhello\r\n").count(), total);
+        assert_eq!(out.matches("MSG a 2 5\r\nhello\r\n").count(), MAX);
+        let (_, _, out_msgs, out_bytes) = sub.shared().counters.snapshot();
+        assert_eq!(out_msgs, (total + MAX) as u64);
+        assert_eq!(out_bytes, 5 * (total + MAX) as u64);
+        let subs = sub.shared().subscriptions();
+        assert_eq!(subs.len(), 1, "sid 2 reached its limit and was removed");
+        assert_eq!(subs[0].delivered(), total as u64);
+        drop(publishers);
+    }
 }

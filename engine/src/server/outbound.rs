@@ -196,14 +196,18 @@ impl Outbound {
             into.append(&mut self.chunks);
             self.pending = 0;
             self.nudged = false;
-            // Continue in the other block, the one handed over by the previous call: the
-            // writer has written and dropped it before polling again, so the next append
-            // reclaims it whole (`BytesMut::reserve` on a buffer nobody else holds). The
-            // block just handed over has little room left, and growing past it while the
-            // writer still holds it would allocate a fresh buffer and fault in its pages
-            // on every round; this way two blocks, sized by the largest round so far, are
-            // reused in turn.
+            // Continue in the other block, the one handed over by the previous call, from
+            // its start: the writer has written and dropped it before polling again, so
+            // nobody else holds it. The block just handed over has little room left, and
+            // growing past it while the writer still holds it would allocate a fresh
+            // buffer and fault in its pages on every round; this way two blocks, sized by
+            // the largest round so far, are reused in turn.
             core::mem::swap(&mut self.tail, &mut self.spare_block);
+            // Asking for more room than is left rewinds the (empty) tail to the start of
+            // its buffer if nobody else holds it, and does nothing (never allocates)
+            // otherwise.
+            let room = self.tail.capacity();
+            let _ = self.tail.try_reclaim(room + 1);
             return Poll::Ready(WriteEvent::Data);
         }
         if self.nudged {
