@@ -8,26 +8,24 @@
 //! ```
 //!
 //! The whole embedding is [`Embedded::start`], [`Embedded::client`] and [`Embedded::run`].
-//! The connection loops are `rnats_host`'s (the same as `rnats-server-smol`'s); this file
-//! only lends them a one-thread runtime built from async-io and async-executor. An
+//! The connection loops are `rnats_host`'s and the runtime is `rnats-server-smol`'s
+//! ([`Smol`]), driven here only by the thread inside [`Embedded::run`]. An
 //! in-process client is the engine's [`LocalClient`]: a connection fed bytes directly, so
 //! it is subject to the same permissions and limits as a TCP client.
 
-use async_executor::Executor;
-use async_io::{Async, Timer};
+use async_io::Async;
 use rnats_engine::options::Options;
 use rnats_engine::server::local::{LocalClient, LocalError, LocalOptions};
 use rnats_engine::server::Server;
 use rnats_host::logger::Logger;
-use rnats_host::runtime::{self, Runtime, Signal, SignalSource};
+use rnats_host::runtime::{self, Runtime};
 use rnats_host::serve::TaskTracker;
 use rnats_host::{client, clock, seed};
+use rnats_smol::Smol;
 use std::future::Future;
-use std::io::{self, IoSlice, Read, Write};
-use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
-use std::pin::Pin;
+use std::io;
+use std::net::{SocketAddr, TcpListener};
 use std::sync::Arc;
-use std::task::{ready, Context, Poll};
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let port = std::env::args()
@@ -68,7 +66,7 @@ pub fn greeter(
 /// A NATS server inside this program: a TCP listener and its clients, served by whichever
 /// thread calls [`Embedded::run`], plus in-process clients from [`Embedded::client`].
 pub struct Embedded {
-    rt: OneThread,
+    rt: Smol,
     server: Arc<Server>,
     addr: SocketAddr,
 }
@@ -77,7 +75,7 @@ impl Embedded {
     /// Listen on `options.host:options.port` (port 0 picks a free one) and get ready to
     /// serve; nothing runs until [`Embedded::run`].
     pub fn start(mut options: Options) -> io::Result<Embedded> {
-        let rt = OneThread::default();
+        let rt = Smol::new();
         let (listener, addr) = runtime::listen(&rt, &options.host, options.port.unwrap_or(0))?;
         options.port = Some(addr.port());
         let log = Arc::new(Logger::new(&options)?);
@@ -108,13 +106,13 @@ impl Embedded {
     /// Serve TCP clients on this thread while running `app` (the program's own tasks);
     /// returns what `app` returns.
     pub fn run<T>(&self, app: impl Future<Output = T>) -> T {
-        async_io::block_on(self.rt.executor.run(app))
+        self.rt.block_on(app)
     }
 }
 
 /// Accept TCP clients for as long as the program runs; each is `rnats_host`'s client loop.
 async fn accept_loop(
-    rt: OneThread,
+    rt: Smol,
     server: Arc<Server>,
     listener: Async<TcpListener>,
     log: Arc<Logger>,
@@ -132,117 +130,5 @@ async fn accept_loop(
                 runtime::pause_after_accept_error(&rt, &log, &what).await;
             }
         }
-    }
-}
-
-/// The runtime the server loops run on: one executor, driven only by the thread inside
-/// [`Embedded::run`]; sockets and timers on async-io's reactor.
-#[derive(Clone, Default)]
-struct OneThread {
-    executor: Arc<Executor<'static>>,
-}
-
-impl Runtime for OneThread {
-    type Sleep = Timer;
-    type Listener = Async<TcpListener>;
-    type Reader = Socket;
-    type Writer = Socket;
-    type Signals = NoSignals;
-
-    fn sleep_until(&self, deadline: std::time::Instant) -> Timer {
-        Timer::at(deadline)
-    }
-
-    fn spawn(&self, task: impl Future<Output = ()> + Send + 'static) {
-        self.executor.spawn(task).detach();
-    }
-
-    fn listener(&self, listener: TcpListener) -> io::Result<Async<TcpListener>> {
-        Async::new(listener)
-    }
-
-    fn poll_accept(
-        &self,
-        listener: &Async<TcpListener>,
-        cx: &mut Context<'_>,
-    ) -> Poll<io::Result<(Socket, Socket, SocketAddr)>> {
-        loop {
-            match listener.get_ref().accept() {
-                Ok((stream, peer)) => {
-                    let _ = stream.set_nodelay(true);
-                    let socket = Socket(Arc::new(Async::new(stream)?));
-                    return Poll::Ready(Ok((socket.clone(), socket, peer)));
-                }
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                    ready!(listener.poll_readable(cx))?;
-                }
-                Err(e) => return Poll::Ready(Err(e)),
-            }
-        }
-    }
-
-    fn signals(&self) -> io::Result<NoSignals> {
-        Ok(NoSignals)
-    }
-}
-
-/// Signals belong to the embedding program, not to the server inside it.
-struct NoSignals;
-
-impl SignalSource for NoSignals {
-    fn poll_signal(&mut self, _cx: &mut Context<'_>) -> Poll<Signal> {
-        Poll::Pending
-    }
-}
-
-/// An accepted connection; one handle reads, a clone writes.
-#[derive(Clone)]
-struct Socket(Arc<Async<TcpStream>>);
-
-impl futures_io::AsyncRead for Socket {
-    fn poll_read(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &mut [u8],
-    ) -> Poll<io::Result<usize>> {
-        loop {
-            match self.0.get_ref().read(buf) {
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
-                done => return Poll::Ready(done),
-            }
-            ready!(self.0.poll_readable(cx))?;
-        }
-    }
-}
-
-impl futures_io::AsyncWrite for Socket {
-    fn poll_write(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &[u8],
-    ) -> Poll<io::Result<usize>> {
-        self.poll_write_vectored(cx, &[IoSlice::new(buf)])
-    }
-
-    fn poll_write_vectored(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        bufs: &[IoSlice<'_>],
-    ) -> Poll<io::Result<usize>> {
-        loop {
-            match self.0.get_ref().write_vectored(bufs) {
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
-                done => return Poll::Ready(done),
-            }
-            ready!(self.0.poll_writable(cx))?;
-        }
-    }
-
-    fn poll_flush(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Poll::Ready(Ok(()))
-    }
-
-    fn poll_close(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Poll::Ready(self.0.get_ref().shutdown(Shutdown::Write))
     }
 }

@@ -10,7 +10,9 @@ fn main() -> ExitCode {
     startup::main("rnats-server-smol", |opts, log| {
         let rt = Smol::new();
         // One executor shared by a thread per core (this one included): each thread runs
-        // whichever task is ready, and one with nothing to run waits on the reactor.
+        // whichever task is ready, and one with nothing to run waits on the reactor. On a
+        // 2-core machine one thread measured the same as two (pub→sub rate, and RSS within
+        // 0.2 MB); a thread per core keeps a busy server scaling on larger machines.
         let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
         for i in 1..threads {
             let worker = rt.clone();

@@ -140,8 +140,15 @@ async fn read_loop<R: Runtime, Rd: AsyncRead + Unpin>(
         match event {
             ReadEvent::Read(Ok(0)) => return CloseReason::ClientClosed,
             ReadEvent::Read(Ok(n)) => {
+                let more_waiting = n == buf.window_size();
                 if !conn.handle_bytes(buf.filled(n), clock::now()) {
                     return poll_fn(|cx| shared.poll_closed(cx)).await;
+                }
+                // A client that keeps the socket full would otherwise never let this
+                // loop wait, and the other tasks on its thread (the writers draining
+                // what it publishes) would starve: let them run between full reads.
+                if more_waiting {
+                    runtime::yield_now().await;
                 }
             }
             ReadEvent::Read(Err(_)) => return CloseReason::ReadError,
@@ -297,6 +304,128 @@ pub fn advance(chunks: &mut VecDeque<Bytes>, mut n: usize) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::runtime::{Signal, SignalSource};
+    use rnats_engine::options::Options;
+    use std::task::{Context, Waker};
+
+    /// A runtime whose timers never fire and whose listeners never accept: enough to
+    /// poll the client loops by hand.
+    #[derive(Clone)]
+    struct Inert;
+
+    struct NoSignals;
+
+    impl SignalSource for NoSignals {
+        fn poll_signal(&mut self, _cx: &mut Context<'_>) -> Poll<Signal> {
+            Poll::Pending
+        }
+    }
+
+    impl Runtime for Inert {
+        type Sleep = std::future::Pending<()>;
+        type Listener = ();
+        type Reader = Flood;
+        type Writer = Flood;
+        type Signals = NoSignals;
+
+        fn sleep_until(&self, _deadline: std::time::Instant) -> Self::Sleep {
+            std::future::pending()
+        }
+
+        fn spawn(&self, _task: impl Future<Output = ()> + Send + 'static) {}
+
+        fn listener(&self, _listener: std::net::TcpListener) -> io::Result<()> {
+            Ok(())
+        }
+
+        fn poll_accept(
+            &self,
+            _listener: &(),
+            _cx: &mut Context<'_>,
+        ) -> Poll<io::Result<(Flood, Flood, SocketAddr)>> {
+            Poll::Pending
+        }
+
+        fn signals(&self) -> io::Result<NoSignals> {
+            Ok(NoSignals)
+        }
+    }
+
+    /// A client that always has more to send: CONNECT, then PUBs without end (until
+    /// `reads_left` runs out, when it hangs up).
+    struct Flood {
+        stream: std::iter::Cycle<std::slice::Iter<'static, u8>>,
+        reads: usize,
+        reads_left: usize,
+    }
+
+    impl Flood {
+        fn new(reads_left: usize) -> Flood {
+            const PUBS: &[u8] = b"PUB flood 5\r\nhello\r\n";
+            Flood {
+                stream: PUBS.iter().cycle(),
+                reads: 0,
+                reads_left,
+            }
+        }
+    }
+
+    impl AsyncRead for Flood {
+        fn poll_read(
+            mut self: Pin<&mut Self>,
+            _cx: &mut Context<'_>,
+            buf: &mut [u8],
+        ) -> Poll<io::Result<usize>> {
+            if self.reads_left == 0 {
+                return Poll::Ready(Ok(0));
+            }
+            self.reads_left -= 1;
+            self.reads += 1;
+            let prefix: &[u8] = if self.reads == 1 {
+                b"CONNECT {}\r\n"
+            } else {
+                b""
+            };
+            buf[..prefix.len()].copy_from_slice(prefix);
+            for (slot, byte) in buf[prefix.len()..].iter_mut().zip(&mut self.stream) {
+                *slot = *byte;
+            }
+            Poll::Ready(Ok(buf.len()))
+        }
+    }
+
+    impl AsyncWrite for Flood {
+        fn poll_write(
+            self: Pin<&mut Self>,
+            _cx: &mut Context<'_>,
+            buf: &[u8],
+        ) -> Poll<io::Result<usize>> {
+            Poll::Ready(Ok(buf.len()))
+        }
+
+        fn poll_flush(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+            Poll::Ready(Ok(()))
+        }
+
+        fn poll_close(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+            Poll::Ready(Ok(()))
+        }
+    }
+
+    #[test]
+    fn a_flooding_client_lets_other_tasks_run_between_full_reads() {
+        let server = Server::new(Options::default(), 1, clock::now());
+        let mut conn = server.accept(PeerAddr::default(), clock::now());
+        // Without yielding, one poll would read all 1000 times and see the hang-up.
+        let mut reader = Flood::new(1000);
+        let mut read = Box::pin(read_loop(&Inert, &mut conn, &mut reader));
+        let mut cx = Context::from_waker(Waker::noop());
+        assert!(read.as_mut().poll(&mut cx).is_pending(), "yielded");
+        assert!(read.as_mut().poll(&mut cx).is_pending(), "yielded again");
+        drop(read);
+        assert_eq!(reader.reads, 2, "one full read per poll");
+        assert!(!conn.is_closed());
+    }
 
     #[test]
     fn advance_drops_whole_and_partial_chunks() {

@@ -114,6 +114,20 @@ impl<R: Runtime, F: Future> Future for Timeout<'_, R, F> {
     }
 }
 
+/// Let the runtime run its other ready tasks before this one goes on.
+pub async fn yield_now() {
+    let mut yielded = false;
+    poll_fn(|cx| {
+        if yielded {
+            return Poll::Ready(());
+        }
+        yielded = true;
+        cx.waker().wake_by_ref();
+        Poll::Pending
+    })
+    .await
+}
+
 /// Accept the next connection on `listener`.
 #[allow(clippy::type_complexity)]
 pub async fn accept<R: Runtime>(
