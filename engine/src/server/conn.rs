@@ -945,8 +945,7 @@ mod tests {
     fn output(conn: &super::Connection) -> String {
         let mut chunks: VecDeque<Bytes> = VecDeque::new();
         let mut cx = Context::from_waker(Waker::noop());
-        while let Poll::Ready(WriteEvent::Data) = conn.shared().poll_write(&mut cx, &mut chunks) {
-        }
+        while let Poll::Ready(WriteEvent::Data) = conn.shared().poll_write(&mut cx, &mut chunks) {}
         let bytes: Vec<u8> = chunks.iter().flat_map(|c| c.iter().copied()).collect();
         String::from_utf8(bytes).unwrap()
     }

@@ -51,7 +51,8 @@ impl Counters {
         let msgs = self.out_msgs.load(Ordering::Relaxed);
         self.out_msgs.store(msgs + 1, Ordering::Relaxed);
         let total = self.out_bytes.load(Ordering::Relaxed);
-        self.out_bytes.store(total + bytes as u64, Ordering::Relaxed);
+        self.out_bytes
+            .store(total + bytes as u64, Ordering::Relaxed);
     }
 
     /// (in_msgs, in_bytes, out_msgs, out_bytes)

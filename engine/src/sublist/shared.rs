@@ -4,8 +4,8 @@ use super::{Sublist, SublistError, SublistResult, SublistStats};
 use crate::prelude::*;
 use crate::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use crate::sync::{Mutex, RwLock};
-use core::hash::Hash;
 use core::hash::BuildHasher;
+use core::hash::Hash;
 use hashbrown::{DefaultHashBuilder, HashMap, HashTable};
 
 /// Keeps a value on its own cache lines, so that the writes to a neighbour (the lock word

@@ -973,7 +973,10 @@ fn match_cache_reuses_dropped_entries_without_touching_held_results() {
     assert!(subjects <= 2 && results <= 2, "{subjects} {results}");
     // A change drops every entry into the spares; the next lookups see the change.
     sl.insert(b"s.3", None, 4).unwrap();
-    assert_eq!(norm(cache.matches_ref(&sl, b"s.3")), expect(&[1, 2, 4], &[]));
+    assert_eq!(
+        norm(cache.matches_ref(&sl, b"s.3")),
+        expect(&[1, 2, 4], &[])
+    );
     assert_eq!(norm(cache.matches_ref(&sl, b"s.4")), expect(&[1, 2], &[]));
     assert_eq!(norm(&held), expect(&[1, 2], &[]));
 }
