@@ -9,4 +9,4 @@ cd "$(dirname "$0")/.."
 scripts/install-test-deps.sh
 cargo test --workspace "$@"
 wasm/test.sh
-(cd fuzz && cargo test)
+(cd fuzz && cargo test --tests)
