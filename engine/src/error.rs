@@ -106,8 +106,9 @@ impl fmt::Display for ClientError {
     }
 }
 
-/// Formats a string the way Go's `%q` does for printable text: double quotes, with `"` and
-/// `\` escaped and control bytes as `\xNN`.
+/// Formats a string the way Go's `%q` (`strconv.Quote`) does for the texts nats-server
+/// quotes: double quotes, `"` and `\` escaped, `\n \r \t \a \b \f \v` by name and other
+/// control bytes as `\xNN`. The one quoting routine of the engine.
 pub struct GoQuoted<'a>(pub &'a str);
 
 impl fmt::Display for GoQuoted<'_> {
@@ -120,6 +121,10 @@ impl fmt::Display for GoQuoted<'_> {
                 '\n' => f.write_str("\\n")?,
                 '\r' => f.write_str("\\r")?,
                 '\t' => f.write_str("\\t")?,
+                '\u{7}' => f.write_str("\\a")?,
+                '\u{8}' => f.write_str("\\b")?,
+                '\u{c}' => f.write_str("\\f")?,
+                '\u{b}' => f.write_str("\\v")?,
                 c if (c as u32) < 0x20 || c as u32 == 0x7f => write!(f, "\\x{:02x}", c as u32)?,
                 c => write!(f, "{c}")?,
             }

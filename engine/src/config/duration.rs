@@ -10,18 +10,7 @@ const MIN: u64 = 60 * SEC;
 const HOUR: u64 = 60 * MIN;
 
 fn quote(s: &str) -> String {
-    let mut out = String::with_capacity(s.len() + 2);
-    out.push('"');
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            c if c.is_control() => out.push_str(&format!("\\x{:02x}", c as u32)),
-            c => out.push(c),
-        }
-    }
-    out.push('"');
-    out
+    crate::error::GoQuoted(s).to_string()
 }
 
 fn unit(u: &str) -> Option<u64> {
