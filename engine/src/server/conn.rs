@@ -115,7 +115,11 @@ pub struct Connection {
     connect_received: bool,
     perms: Option<Arc<ResolvedPermissions>>,
     pub_allowed_cache: HashMap<Box<[u8]>, bool>,
-    cache: MatchCache<SubRef>,
+    /// Created on the first publish (a connection that only subscribes never needs it).
+    /// Boxed so that `publish` can take it out of `self` (to read a result from it while
+    /// delivering) by moving a pointer, rather than building and dropping an empty cache
+    /// per message.
+    cache: Option<Box<MatchCache<SubRef>>>,
     /// Writers to wake once the current batch of input is processed.
     wake: Vec<Waker>,
     /// Subscriptions that reached their auto-unsubscribe limit during this batch.
@@ -177,7 +181,7 @@ impl Connection {
             connect_received: false,
             perms: None,
             pub_allowed_cache: HashMap::new(),
-            cache: MatchCache::new(),
+            cache: None,
             wake: Vec::new(),
             expired: Vec::new(),
             auth_deadline: auth_required.then(|| now + auth_timeout),
@@ -384,7 +388,9 @@ impl Connection {
         self.account
             .sublist
             .remove_batch(subs.iter().map(|s| (&*s.subject, s.queue.as_deref(), s)));
-        self.cache.flush_stats(&self.account.sublist);
+        if let Some(cache) = &mut self.cache {
+            cache.flush_stats(&self.account.sublist);
+        }
         self.server.remove_connection(self.shared.id());
     }
 
@@ -554,12 +560,12 @@ impl Connection {
             self.deliver_all(&result, &msg, now)
         } else {
             // Borrow the cache out of `self` so its result can be read while delivering.
-            let mut cache = core::mem::take(&mut self.cache);
+            let mut cache = self.cache.take().unwrap_or_default();
             let delivered = {
                 let result = cache.matches_ref(&self.account.sublist, msg.subject);
                 self.deliver_all(result, &msg, now)
             };
-            self.cache = cache;
+            self.cache = Some(cache);
             delivered
         };
         if !delivered && self.opts.no_responders {
@@ -612,9 +618,6 @@ impl Connection {
         } else {
             msg.payload()
         };
-        // Encoded before taking the target's lock, which publishers on other cores contend
-        // for: under it, only copies.
-        let line = MsgLine::encode(msg, &sub.sid, with_headers, body.len());
         let max_pending = self.options.max_pending;
         let (over_limit, last) = {
             let mut out = target.outbound();
@@ -624,8 +627,7 @@ impl Connection {
             let Some(last) = sub.claim_delivery(&out) else {
                 return false;
             };
-            let line = line.as_ref().map(MsgLine::bytes);
-            write_msg(&mut out, msg, line, &sub.sid, with_headers, body);
+            write_msg(&mut out, msg, &sub.sid, with_headers, body);
             if let Some(w) = out.take_writer_waker() {
                 self.wake.push(w);
             }
@@ -808,54 +810,8 @@ fn parser_limits(o: &Options) -> ParserLimits {
     }
 }
 
-/// The longest MSG/HMSG control line encoded on the stack (longer ones, with very long
-/// subjects, are encoded straight into the outbound queue).
-const STACK_LINE: usize = 160;
-
-/// Bytes of a MSG/HMSG control line besides its words: `HMSG`, four blanks, two lengths of
-/// at most 20 digits, CRLF.
-const LINE_OVERHEAD: usize = 4 + 4 + 2 * 20 + 2;
-
-/// A MSG/HMSG control line encoded on the stack.
-struct MsgLine {
-    buf: [u8; STACK_LINE],
-    len: usize,
-}
-
-impl MsgLine {
-    /// The control line for one delivery, or `None` if it might not fit.
-    fn encode(msg: &Msg<'_>, sid: &[u8], with_headers: bool, body_len: usize) -> Option<Self> {
-        let words = msg.subject.len() + sid.len() + msg.reply.map_or(0, <[u8]>::len);
-        if words + LINE_OVERHEAD > STACK_LINE {
-            return None;
-        }
-        let mut buf = [0u8; STACK_LINE];
-        let mut rest = &mut buf[..];
-        if with_headers {
-            let hlen = msg.header_len.unwrap_or(0);
-            encode::hmsg_line(&mut rest, msg.subject, sid, msg.reply, hlen, body_len);
-        } else {
-            encode::msg_line(&mut rest, msg.subject, sid, msg.reply, body_len);
-        }
-        let len = STACK_LINE - rest.len();
-        Some(MsgLine { buf, len })
-    }
-
-    fn bytes(&self) -> &[u8] {
-        self.buf.get(..self.len).unwrap_or(&[])
-    }
-}
-
-/// Append a MSG or HMSG for `sub_sid` to `out`; `line` is its control line when already
-/// encoded.
-fn write_msg(
-    out: &mut Outbound,
-    msg: &Msg<'_>,
-    line: Option<&[u8]>,
-    sid: &[u8],
-    with_headers: bool,
-    body: &[u8],
-) {
+/// Append a MSG or HMSG for `sub_sid` to `out`.
+fn write_msg(out: &mut Outbound, msg: &Msg<'_>, sid: &[u8], with_headers: bool, body: &[u8]) {
     if msg.shared.is_some() {
         // The words, their blanks, two lengths, and the CRLFs after the line and the payload.
         let words = msg.subject.len() + sid.len() + msg.reply.map_or(0, <[u8]>::len);
@@ -863,19 +819,11 @@ fn write_msg(
     }
     let tail = out.tail();
     let before = tail.len();
-    match line {
-        Some(line) => {
-            if msg.shared.is_none() {
-                // One capacity check for the whole message.
-                tail.reserve(line.len() + body.len() + 2);
-            }
-            tail.extend_from_slice(line);
-        }
-        None if with_headers => {
-            let hlen = msg.header_len.unwrap_or(0);
-            encode::hmsg_line(tail, msg.subject, sid, msg.reply, hlen, body.len());
-        }
-        None => encode::msg_line(tail, msg.subject, sid, msg.reply, body.len()),
+    if with_headers {
+        let hlen = msg.header_len.unwrap_or(0);
+        encode::hmsg_line(tail, msg.subject, sid, msg.reply, hlen, body.len());
+    } else {
+        encode::msg_line(tail, msg.subject, sid, msg.reply, body.len());
     }
     match &msg.shared {
         Some(shared) => {

@@ -16,6 +16,11 @@ pub const SHARE_PAYLOAD_AT: usize = 8 * 1024;
 /// hundred of them), see [`Outbound::reserve_line`].
 const LINE_BLOCK: usize = 4 * 1024;
 
+/// A block whose round (the bytes handed to the writer at once) was larger than this is
+/// not kept for reuse (see [`Outbound::poll_write`]): a connection that once queued a big
+/// backlog should not hold two buffers of that size for the rest of its life.
+const SPARE_BLOCK_MAX: usize = 16 * 1024 * 1024;
+
 /// Why a connection was closed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum CloseReason {
@@ -190,6 +195,7 @@ impl Outbound {
         into: &mut VecDeque<Bytes>,
     ) -> Poll<WriteEvent> {
         if self.pending > 0 {
+            let round = self.tail.len();
             if !self.tail.is_empty() {
                 self.chunks.push_back(self.tail.split().freeze());
             }
@@ -201,8 +207,12 @@ impl Outbound {
             // nobody else holds it. The block just handed over has little room left, and
             // growing past it while the writer still holds it would allocate a fresh
             // buffer and fault in its pages on every round; this way two blocks, sized by
-            // the largest round so far, are reused in turn.
+            // the largest round so far (up to `SPARE_BLOCK_MAX`), are reused in turn.
             core::mem::swap(&mut self.tail, &mut self.spare_block);
+            if round > SPARE_BLOCK_MAX {
+                // Freed once the writer drops it.
+                self.spare_block = BytesMut::new();
+            }
             // Asking for more room than is left rewinds the (empty) tail to the start of
             // its buffer if nobody else holds it, and does nothing (never allocates)
             // otherwise.
@@ -233,5 +243,51 @@ impl Outbound {
             slot => *slot = Some(cx.waker().clone()),
         }
         Poll::Pending
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use core::task::Waker;
+
+    /// One writer round: queue `len` bytes, hand them over, "write" (drop) them. Returns
+    /// where the handed-over bytes lived.
+    fn round(out: &mut Outbound, len: usize) -> *const u8 {
+        let mut into = VecDeque::new();
+        out.extend(&vec![b'x'; len]);
+        let mut cx = Context::from_waker(Waker::noop());
+        assert_eq!(
+            out.poll_write(&mut cx, &mut into),
+            Poll::Ready(WriteEvent::Data)
+        );
+        assert_eq!(into.iter().map(Bytes::len).sum::<usize>(), len);
+        into.front().map_or(core::ptr::null(), |c| c.as_ptr())
+    }
+
+    #[test]
+    fn the_tail_alternates_between_two_reused_blocks() {
+        let mut out = Outbound::default();
+        let at: Vec<*const u8> = (0..8).map(|_| round(&mut out, 10_000)).collect();
+        for k in 0..6 {
+            assert_eq!(
+                at[k],
+                at[k + 2],
+                "round {k}: the block of two rounds ago, from its start"
+            );
+        }
+        assert_ne!(at[0], at[1]);
+    }
+
+    #[test]
+    fn a_huge_round_does_not_keep_its_block() {
+        let mut out = Outbound::default();
+        round(&mut out, 1000);
+        round(&mut out, 1000);
+        // The block just handed over is kept as the spare; once written nobody else holds it.
+        assert!(out.spare_block.try_reclaim(1));
+        round(&mut out, SPARE_BLOCK_MAX + 1);
+        // Written and dropped too, but too big to keep.
+        assert!(!out.spare_block.try_reclaim(1));
     }
 }
