@@ -23,6 +23,7 @@ pub mod log;
 pub mod monitor;
 pub mod options;
 pub mod proto;
+mod rand;
 pub mod server;
 pub mod subject;
 pub mod sublist;

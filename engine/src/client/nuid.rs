@@ -16,14 +16,7 @@ const MAX_SEQ: u64 = 839_299_365_868_340_224;
 const MIN_INC: u64 = 33;
 const MAX_INC: u64 = 333;
 
-/// splitmix64 step: a small, well-mixed pseudo-random generator for ids and jitter.
-pub(crate) fn splitmix64(state: &mut u64) -> u64 {
-    *state = state.wrapping_add(0x9E37_79B9_7F4A_7C15);
-    let mut z = *state;
-    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-    z ^ (z >> 31)
-}
+pub(crate) use crate::rand::splitmix64;
 
 /// A NUID generator.
 #[derive(Debug, Clone)]

@@ -54,14 +54,7 @@ pub(crate) fn info_json(
     serde_json::to_vec(&info).unwrap_or_default()
 }
 
-/// splitmix64: a small, good mixer for seeding.
-pub(crate) fn splitmix64(state: &mut u64) -> u64 {
-    *state = state.wrapping_add(0x9E37_79B9_7F4A_7C15);
-    let mut z = *state;
-    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-    z ^ (z >> 31)
-}
+pub(crate) use crate::rand::splitmix64;
 
 /// A server id shaped like nats-server's (an NKey server public key: `N` + 55 base32
 /// characters). It is an identifier only; no key pair stands behind it.
