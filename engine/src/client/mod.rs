@@ -50,13 +50,12 @@ pub use nuid::{Nuid, NUID_LEN};
 pub use options::{ClientOptions, ServerInfo};
 
 use crate::prelude::*;
-use crate::proto::{encode, ClientParser, ParserLimits, ServerOp};
+use crate::proto::{encode, parse_decimal_u64, ClientParser, MsgRanges, ParserLimits, ServerOp};
 use crate::subject;
 use crate::time::Instant;
 use alloc::collections::VecDeque;
 use bytes::{Buf, Bytes, BytesMut};
 use core::fmt;
-use core::ops::Range;
 use core::time::Duration;
 
 /// Longest control line accepted from a server. Servers bound what clients send (4 KiB by
@@ -378,39 +377,10 @@ fn decimal(n: u64, buf: &mut [u8; 20]) -> &[u8] {
     &buf[i..]
 }
 
-/// A decimal sid or token.
-fn parse_u64(text: &[u8]) -> Option<u64> {
-    if text.is_empty() || text.len() > 20 {
-        return None;
-    }
-    text.iter().try_fold(0u64, |n, &b| {
-        if b.is_ascii_digit() {
-            n.checked_mul(10)?.checked_add(u64::from(b - b'0'))
-        } else {
-            None
-        }
-    })
-}
-
 /// A subject that can be published to (or used as a reply): non-empty, no blanks or
 /// control characters (they would break the protocol line).
 fn is_publishable(subject: &str) -> bool {
     !subject.is_empty() && subject.bytes().all(|b| b > b' ' && b != 0x7f)
-}
-
-/// Where an op's parts sit in the receive buffer.
-fn range_in(buf: &[u8], part: &[u8]) -> Range<usize> {
-    let start = (part.as_ptr() as usize).saturating_sub(buf.as_ptr() as usize);
-    start..start + part.len()
-}
-
-/// A MSG/HMSG with its parts as ranges into the receive buffer.
-struct MsgRanges {
-    subject: Range<usize>,
-    sid: Option<u64>,
-    reply: Option<Range<usize>>,
-    headers: Option<Range<usize>>,
-    payload: Range<usize>,
 }
 
 impl ClientConnection {
@@ -627,47 +597,13 @@ impl ClientConnection {
                     self.fail_transport(now, format!("protocol error: {e}"));
                     return;
                 }
-                Ok(Some((
-                    ServerOp::Msg {
-                        subject,
-                        sid,
-                        reply,
-                        payload,
-                    },
-                    consumed,
-                ))) => {
-                    let msg = MsgRanges {
-                        subject: range_in(buf, subject),
-                        sid: parse_u64(sid),
-                        reply: reply.map(|r| range_in(buf, r)),
-                        headers: None,
-                        payload: range_in(buf, payload),
-                    };
-                    (consumed, Some(msg))
-                }
-                Ok(Some((
-                    ServerOp::HMsg {
-                        subject,
-                        sid,
-                        reply,
-                        headers,
-                        payload,
-                    },
-                    consumed,
-                ))) => {
-                    let msg = MsgRanges {
-                        subject: range_in(buf, subject),
-                        sid: parse_u64(sid),
-                        reply: reply.map(|r| range_in(buf, r)),
-                        headers: Some(range_in(buf, headers)),
-                        payload: range_in(buf, payload),
-                    };
-                    (consumed, Some(msg))
-                }
-                Ok(Some((op, consumed))) => {
-                    self.handle_control(op, now);
-                    (consumed, None)
-                }
+                Ok(Some((op, consumed))) => match op.msg_ranges(buf) {
+                    Some(msg) => (consumed, Some(msg)),
+                    None => {
+                        self.handle_control(op, now);
+                        (consumed, None)
+                    }
+                },
             };
             if !self.is_reading() {
                 break;
@@ -1183,7 +1119,7 @@ impl ClientConnection {
         let token = message
             .subject
             .strip_prefix(mux.prefix.as_bytes())
-            .and_then(parse_u64);
+            .and_then(parse_decimal_u64);
         // A response to a request that timed out or was cancelled is dropped.
         let Some(token) = token.filter(|t| self.requests.remove(*t).is_some()) else {
             return;

@@ -36,13 +36,12 @@ use super::conn::Connection;
 use super::outbound::{CloseReason, WriteEvent};
 use super::{PeerAddr, Server, RNATS_VERSION};
 use crate::prelude::*;
-use crate::proto::{encode, ClientParser, ParserLimits, ServerOp};
+use crate::proto::{encode, ClientParser, MsgRanges, ParserLimits, ServerOp};
 use crate::time::Instant;
 use alloc::collections::VecDeque;
 use bytes::{Buf, Bytes, BytesMut};
 use core::fmt;
 use core::future::poll_fn;
-use core::ops::Range;
 use core::task::{Context, Poll, Waker};
 use serde::Serialize;
 
@@ -140,16 +139,10 @@ struct ConnectJson<'a> {
     auth_token: Option<&'a str>,
 }
 
-/// What one parsed server op asks of the client, as offsets into the incoming buffer (so
-/// the buffer can be split once the borrow of the op has ended).
+/// What one parsed server op asks of the client, with a message's parts as offsets into
+/// the incoming buffer (so the buffer can be split once the borrow of the op has ended).
 enum Parsed {
-    Msg {
-        sid: u64,
-        subject: Range<usize>,
-        reply: Option<Range<usize>>,
-        headers: Option<Range<usize>>,
-        payload: Range<usize>,
-    },
+    Msg(MsgRanges),
     Err(String),
     Ping,
     Other,
@@ -400,20 +393,15 @@ impl LocalClient {
                 }
             };
             match parsed {
-                Parsed::Msg {
-                    sid,
-                    subject,
-                    reply,
-                    headers,
-                    payload,
-                } => {
+                Parsed::Msg(msg) => {
                     let frame = self.incoming.split_to(consumed).freeze();
                     self.messages.push_back(Message {
-                        sid,
-                        subject: frame.slice(subject),
-                        reply: reply.map(|r| frame.slice(r)),
-                        headers: headers.map(|h| frame.slice(h)),
-                        payload: frame.slice(payload),
+                        // Every sid in our own server's MSG lines is one this client wrote.
+                        sid: msg.sid.unwrap_or_default(),
+                        subject: frame.slice(msg.subject),
+                        reply: msg.reply.map(|r| frame.slice(r)),
+                        headers: msg.headers.map(|h| frame.slice(h)),
+                        payload: frame.slice(msg.payload),
                     });
                 }
                 other => {
@@ -438,52 +426,16 @@ impl LocalClient {
     }
 }
 
-/// Where the parts of `op` lie in `buf`.
+/// What `op`, parsed from `buf`, asks of the client.
 fn parsed(buf: &[u8], op: ServerOp<'_>) -> Parsed {
+    if let Some(msg) = op.msg_ranges(buf) {
+        return Parsed::Msg(msg);
+    }
     match op {
-        ServerOp::Msg {
-            subject,
-            sid,
-            reply,
-            payload,
-        } => Parsed::Msg {
-            sid: parse_sid(sid),
-            subject: range_in(buf, subject),
-            reply: reply.map(|r| range_in(buf, r)),
-            headers: None,
-            payload: range_in(buf, payload),
-        },
-        ServerOp::HMsg {
-            subject,
-            sid,
-            reply,
-            headers,
-            payload,
-        } => Parsed::Msg {
-            sid: parse_sid(sid),
-            subject: range_in(buf, subject),
-            reply: reply.map(|r| range_in(buf, r)),
-            headers: Some(range_in(buf, headers)),
-            payload: range_in(buf, payload),
-        },
         ServerOp::Err { message } => Parsed::Err(String::from_utf8_lossy(message).into_owned()),
         ServerOp::Ping => Parsed::Ping,
-        ServerOp::Info { .. } | ServerOp::Ok | ServerOp::Pong => Parsed::Other,
+        _ => Parsed::Other,
     }
-}
-
-/// The range `part` occupies inside `buf` (`part` is a sub-slice of `buf`).
-fn range_in(buf: &[u8], part: &[u8]) -> Range<usize> {
-    let start = (part.as_ptr() as usize).saturating_sub(buf.as_ptr() as usize);
-    start..start + part.len()
-}
-
-/// The sids this client hands out are decimal numbers; it wrote every one it reads back.
-fn parse_sid(sid: &[u8]) -> u64 {
-    sid.iter().fold(0u64, |n, &d| {
-        n.wrapping_mul(10)
-            .wrapping_add(u64::from(d.wrapping_sub(b'0')))
-    })
 }
 
 /// A subject, reply or queue must be one non-empty protocol argument: whitespace would
