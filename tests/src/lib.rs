@@ -1,9 +1,17 @@
 //! Differential integration-test harness for rnats.
 //!
 //! Every test in `tests/tests/*.rs` runs against **every server in one list**: the reference
-//! Go `nats-server` and each rnats frontend binary. A behaviour that rnats gets wrong shows up
+//! Go `nats-server` and each rnats frontend. A behaviour that rnats gets wrong shows up
 //! as a failure naming the server it failed on, while the same test passing on nats-server
 //! proves the expectation itself is right.
+//!
+//! A frontend is a binary *and* a [`Transport`]: `tokio` and `smol` are the two binaries
+//! reached over TCP, `tokio-ws` and `smol-ws` the same binaries with every client of the
+//! test going through their `websocket` listener ([`RawClient::connect`] upgrades and sends
+//! the NATS bytes in binary frames; [`TestServer::url`] is `ws://…` for async-nats). The
+//! reference run stays nats-server over TCP; `nats-server-ws` (opt-in) drives nats-server
+//! through its own WebSocket listener, to check that an expectation holds for a real
+//! WebSocket client of nats-server too.
 //!
 //! # Running
 //!
@@ -12,31 +20,39 @@
 //! RNATS_TEST_SERVERS=nats-server cargo test -p rnats-tests   # only the reference server
 //! RNATS_TEST_SERVERS=tokio cargo test -p rnats-tests --test wire
 //! RNATS_TEST_SERVERS=smol,nats-server cargo test -p rnats-tests
+//! RNATS_TEST_SERVERS=tokio-ws,nats-server-ws cargo test -p rnats-tests --test wire
 //! ```
 //!
 //! Environment variables:
 //!
 //! | variable | meaning |
 //! |---|---|
-//! | `RNATS_TEST_SERVERS` | comma list restricting the servers: `nats-server`, a frontend name (`tokio`, …) or `rnats` (= every frontend). Default: all. |
+//! | `RNATS_TEST_SERVERS` | comma list restricting the servers: `nats-server`, a frontend name (`tokio`, `smol`, `tokio-ws`, `smol-ws`), `rnats` (= every frontend), or the opt-in `nats-server-ws`. Default: nats-server and every frontend. |
 //! | `NATS_SERVER_BIN` | path of the reference server; default `nats-server` from `PATH`. Missing → the tests **fail** and tell how to install it (`apt-get install nats-server`). |
-//! | `RNATS_SERVER_BIN`, `RNATS_SERVER_SMOL_BIN` | path of the tokio / smol frontend binary (each frontend names its own variable, see [`Frontend::bin_env`]). When unset the harness runs one `cargo build -p <package> --bin <bin> …` for every frontend under test, once per test process and before any test's watchdog starts (same profile as the test binary), and uses the executables cargo reports. |
+//! | `RNATS_SERVER_BIN`, `RNATS_SERVER_SMOL_BIN` | path of the tokio / smol binary, for their TCP and WebSocket frontends alike (each frontend names its variable, see [`Frontend::bin_env`]). When unset the harness runs one `cargo build -p <package> --bin <bin> …` for every frontend under test, once per test process and before any test's watchdog starts (same profile as the test binary), and uses the executables cargo reports. |
 //! | `RNATS_TEST_NO_BUILD` | `1`: do not run cargo; look for the binary in the target directory. |
 //! | `RNATS_TEST_TIMEOUT_SECS` | per-server watchdog for one test (default 60). |
 //! | `RNATS_TEST_KEEP_TMP` | `1`: keep each server's temp directory (config, logs). |
 //!
 //! # The suite
 //!
-//! | file | what |
-//! |---|---|
-//! | `tests/wire.rs` | raw-TCP, byte-exact protocol: INFO, CONNECT, PUB/SUB/MSG, HPUB/HMSG, UNSUB, wildcards, queues, echo, pedantic, no-responders, parser leniency, limits, auth, permissions, accounts, server PINGs |
-//! | `tests/client.rs` | the real `async-nats` client |
-//! | `tests/bad_input.rs` | hostile clients; the server and other clients must be unaffected |
-//! | `tests/monitor.rs` | HTTP monitoring (`/varz`, `/connz`, `/subsz`, `/healthz`) |
-//! | `tests/cli.rs` | flags, config file syntax, config errors |
-//! | `tests/lifecycle.rs` | signals, lame duck mode, reload, pid/log files |
-//! | `tests/websocket.rs` | the `websocket` listener with [`RawClient::connect_ws`]: wire scenarios over WebSocket against TCP, framing, bad input, close handshake, upgrade answers, `Origin` checks, the block's authorization, monitoring |
-//! | `tests/nats_ws.rs` | the official `nats.ws` client in Node (`tests/js/`, `node --test`) against each WebSocket listener |
+//! | file | servers | what |
+//! |---|---|---|
+//! | `tests/wire.rs` | all | byte-exact protocol: INFO, CONNECT, PUB/SUB/MSG, HPUB/HMSG, UNSUB, wildcards, queues, echo, pedantic, no-responders, parser leniency, limits, auth, permissions, accounts, server PINGs |
+//! | `tests/client.rs` | all | the real `async-nats` client |
+//! | `tests/bad_input.rs` | all | hostile clients; the server and other clients must be unaffected |
+//! | `tests/monitor.rs` | TCP | HTTP monitoring (`/varz`, `/connz`, `/subsz`, `/healthz`) |
+//! | `tests/cli.rs` | TCP | flags, config file syntax, config errors |
+//! | `tests/lifecycle.rs` | TCP | signals, lame duck mode, reload, pid/log files |
+//! | `tests/websocket.rs` | TCP | the `websocket` listener with [`RawClient::connect_ws`]: wire scenarios over WebSocket against TCP, framing, bad input, close handshake, upgrade answers, `Origin` checks, the block's authorization, monitoring |
+//! | `tests/nats_ws.rs` | TCP | the official `nats.ws` client in Node (`tests/js/`, `node --test`) against each WebSocket listener |
+//!
+//! "all": [`for_each_server`], every server of the list, WebSocket frontends included: the
+//! wire-exact, client and bad-input cases hold over every transport (nats-server over its
+//! own WebSocket listener passes them unchanged too), so none is skipped there. "TCP":
+//! [`for_each_tcp_server`], every *binary* once: these test the process (flags, signals,
+//! the monitor) or pick the listener themselves, so a WebSocket frontend would only repeat
+//! its TCP twin.
 //!
 //! # Writing a test
 //!
@@ -61,7 +77,8 @@
 //! * [`TestServer`] starts a server on free loopback ports with an optional config file and
 //!   extra arguments, waits until it answers with `INFO`, and kills it on drop (the child
 //!   also dies with the test thread that spawned it, via `PR_SET_PDEATHSIG`).
-//! * [`RawClient`] is a blocking, wire-exact TCP client with timeouts everywhere. It parses
+//! * [`RawClient`] is a blocking, wire-exact client with timeouts everywhere, over the
+//!   server's transport (TCP, or WebSocket binary frames — same API). It parses
 //!   the server's output into frames (so a server-initiated `PING` can be skipped without
 //!   corrupting payloads) and offers PING/PONG barriers ([`RawClient::roundtrip`]) so tests
 //!   rarely have to sleep.
@@ -71,7 +88,13 @@
 //! # Adding a frontend
 //!
 //! Add one line to the `frontends!` invocation in `src/lib.rs` (variant, name, cargo package,
-//! binary, env variable, transport). Every test then runs against it too.
+//! binary, env variable, transport). Every test then runs against it too: over
+//! [`Transport::Tcp`] as it is; over [`Transport::WebSocket`] [`TestServer::start`] adds
+//! `websocket { host: 127.0.0.1, port: {ws_port}, no_tls: true }` to whatever config the
+//! test asked for (unless that config has its own block with `{ws_port}`), and
+//! [`RawClient::connect`] / [`TestServer::url`] go through it. Two frontends may share a
+//! binary (it is built once). A new transport adds a [`Transport`] variant and teaches
+//! [`RawClient::try_connect`], [`TestServer::url`] and [`TestServer::transport_port`] about it.
 
 use std::fmt;
 use std::future::Future;
@@ -91,12 +114,15 @@ pub use server::{
     CommandOutput, ServerConfig, TempDir, TestServer,
 };
 
-/// How a frontend is reached by clients. Only plain TCP exists today; a WebSocket frontend
-/// will add a variant here and teach [`RawClient::connect`] and [`TestServer::url`] about it.
+/// How a server's clients reach it: what [`RawClient::connect`] dials and what
+/// [`TestServer::url`] hands to async-nats.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Transport {
     /// NATS protocol over a plain TCP socket.
     Tcp,
+    /// NATS protocol in binary WebSocket frames, through the server's `websocket` listener
+    /// (`no_tls`), which [`TestServer::start`] adds to whatever the test configured.
+    WebSocket,
 }
 
 /// Declares the rnats frontends. One line per frontend:
@@ -147,19 +173,30 @@ macro_rules! frontends {
 frontends! {
     Tokio => ("tokio", "rnats-tokio", "rnats-server", "RNATS_SERVER_BIN", Transport::Tcp),
     Smol => ("smol", "rnats-smol", "rnats-server-smol", "RNATS_SERVER_SMOL_BIN", Transport::Tcp),
+    // The same binaries again, every client going through their WebSocket listener
+    // (rnats-ws over each runtime). The suite waits on the network far more than it
+    // computes, so these two lines cost well under a second of its time.
+    TokioWs => ("tokio-ws", "rnats-tokio", "rnats-server", "RNATS_SERVER_BIN", Transport::WebSocket),
+    SmolWs => ("smol-ws", "rnats-smol", "rnats-server-smol", "RNATS_SERVER_SMOL_BIN", Transport::WebSocket),
 }
 
 /// A server implementation under test.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum ServerKind {
-    /// The reference Go server (`nats-server`, 2.9.10 from Debian on the dev machines).
+    /// The reference Go server (`nats-server`, 2.9.10 from Debian on the dev machines),
+    /// reached over TCP: the reference run for every frontend, WebSocket ones included.
     NatsServer,
+    /// The reference server with every client going through its own `websocket` listener.
+    /// Not in the default set (it would add a server to every test); select it with
+    /// `RNATS_TEST_SERVERS=nats-server-ws` to see what a real WebSocket client of
+    /// nats-server gets, e.g. before calling a difference "transport-specific".
+    NatsServerWs,
     /// An rnats frontend binary.
     Rnats(Frontend),
 }
 
 impl ServerKind {
-    /// Every server: nats-server first, then every rnats frontend.
+    /// The default set: nats-server (over TCP) first, then every rnats frontend.
     pub fn all() -> Vec<ServerKind> {
         std::iter::once(ServerKind::NatsServer)
             .chain(Frontend::ALL.iter().map(|&f| ServerKind::Rnats(f)))
@@ -170,6 +207,7 @@ impl ServerKind {
     pub fn name(self) -> &'static str {
         match self {
             ServerKind::NatsServer => "nats-server",
+            ServerKind::NatsServerWs => "nats-server-ws",
             ServerKind::Rnats(f) => f.name(),
         }
     }
@@ -178,13 +216,14 @@ impl ServerKind {
     pub fn transport(self) -> Transport {
         match self {
             ServerKind::NatsServer => Transport::Tcp,
+            ServerKind::NatsServerWs => Transport::WebSocket,
             ServerKind::Rnats(f) => f.transport(),
         }
     }
 
-    /// True for the reference server.
+    /// True for the reference server (over either transport).
     pub fn is_reference(self) -> bool {
-        self == ServerKind::NatsServer
+        matches!(self, ServerKind::NatsServer | ServerKind::NatsServerWs)
     }
 }
 
@@ -199,6 +238,7 @@ fn parse_kinds(item: &str) -> Option<Vec<ServerKind>> {
     let item = item.trim().to_ascii_lowercase();
     match item.as_str() {
         "nats-server" | "nats" | "go" | "reference" => Some(vec![ServerKind::NatsServer]),
+        "nats-server-ws" | "nats-ws" | "reference-ws" => Some(vec![ServerKind::NatsServerWs]),
         "rnats" => Some(
             Frontend::ALL
                 .iter()
@@ -227,7 +267,11 @@ pub fn servers_under_test() -> Vec<ServerKind> {
     let mut out: Vec<ServerKind> = Vec::new();
     for item in spec.split(',').filter(|s| !s.trim().is_empty()) {
         let kinds = parse_kinds(item).unwrap_or_else(|| {
-            let valid: Vec<&str> = ServerKind::all().iter().map(|k| k.name()).collect();
+            let valid: Vec<&str> = ServerKind::all()
+                .iter()
+                .chain([&ServerKind::NatsServerWs])
+                .map(|k| k.name())
+                .collect();
             panic!(
                 "RNATS_TEST_SERVERS: unknown server {item:?}; valid names: {} (or `rnats`, `all`)",
                 valid.join(", ")
@@ -267,8 +311,34 @@ pub fn for_each_server<F>(test: F)
 where
     F: Fn(ServerKind) + Send + Sync + 'static,
 {
+    run_on(servers_under_test(), test);
+}
+
+/// [`for_each_server`] restricted to the servers reached over plain TCP, which is every
+/// server binary once. For tests of the process (flags, config files, signals, monitoring)
+/// and tests that pick the listener themselves (`websocket.rs`): on a WebSocket frontend,
+/// the same binary as a TCP one, they would only repeat the TCP run.
+pub fn for_each_tcp_server<F>(test: F)
+where
+    F: Fn(ServerKind) + Send + Sync + 'static,
+{
+    let kinds = servers_under_test()
+        .into_iter()
+        .filter(|k| k.transport() == Transport::Tcp)
+        .collect();
+    run_on(kinds, test);
+}
+
+fn run_on<F>(kinds: Vec<ServerKind>, test: F)
+where
+    F: Fn(ServerKind) + Send + Sync + 'static,
+{
+    if kinds.is_empty() {
+        // E.g. RNATS_TEST_SERVERS=tokio-ws and a test of the TCP servers only.
+        eprintln!("no server of RNATS_TEST_SERVERS runs this test");
+        return;
+    }
     let test = Arc::new(test);
-    let kinds = servers_under_test();
     server::prepare_binaries(&kinds);
     let (tx, rx) = mpsc::channel::<(ServerKind, Result<(), String>)>();
     for &kind in &kinds {
@@ -384,6 +454,15 @@ mod tests {
             parse_kinds("rnats-tokio"),
             Some(vec![ServerKind::Rnats(Frontend::Tokio)])
         );
+        assert_eq!(
+            parse_kinds("tokio-ws"),
+            Some(vec![ServerKind::Rnats(Frontend::TokioWs)])
+        );
+        assert_eq!(
+            parse_kinds("nats-server-ws"),
+            Some(vec![ServerKind::NatsServerWs])
+        );
+        assert!(!ServerKind::all().contains(&ServerKind::NatsServerWs));
         assert_eq!(parse_kinds("bogus"), None);
         assert_eq!(ServerKind::all()[0], ServerKind::NatsServer);
     }

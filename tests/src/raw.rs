@@ -178,7 +178,9 @@ struct WsIo {
 }
 
 impl RawClient {
-    /// Connects to `server` and reads its `INFO`. Panics on failure.
+    /// Connects to `server` over its transport (TCP, or an upgraded WebSocket whose NATS
+    /// bytes travel in binary frames: every other method behaves the same) and reads its
+    /// `INFO`. Panics on failure.
     #[track_caller]
     pub fn connect(server: &TestServer) -> RawClient {
         match Self::try_connect(server) {
@@ -189,11 +191,11 @@ impl RawClient {
 
     /// Connects to `server` and reads its `INFO`, returning failures.
     pub fn try_connect(server: &TestServer) -> Result<RawClient, String> {
-        match server.kind().transport() {
-            Transport::Tcp => {
-                Self::try_connect_port(server.port()).map(|c| c.with_label(server.kind().name()))
-            }
-        }
+        let client = match server.kind().transport() {
+            Transport::Tcp => Self::try_connect_port(server.port()),
+            Transport::WebSocket => Self::try_connect_ws_port(server.ws_port(), &[]),
+        };
+        client.map(|c| c.with_label(server.kind().name()))
     }
 
     /// Connects to a loopback port and reads the `INFO` line. Panics on failure.

@@ -37,6 +37,7 @@ pub struct ServerConfig {
     /// Serve WebSocket clients: allocates `{ws_port}` and waits until it accepts. Unless
     /// the config text uses `{ws_port}` itself, `websocket { host: 127.0.0.1, port:
     /// {ws_port}, no_tls: true }` is appended to it (a config file is written if needed).
+    /// Implied for a server whose [`crate::Transport`] is WebSocket.
     pub websocket: bool,
 }
 
@@ -178,8 +179,12 @@ fn cargo_build(frontends: &[Frontend]) -> Result<Vec<(Frontend, PathBuf)>, Strin
     let mut cmd = Command::new(&cargo);
     cmd.current_dir(workspace_root())
         .args(["build", "--message-format=json-render-diagnostics"]);
-    for f in frontends {
-        cmd.args(["-p", f.package(), "--bin", f.bin()]);
+    // Several frontends may share one binary (the same server over TCP and WebSocket).
+    let mut targets: Vec<(&str, &str)> = frontends.iter().map(|f| (f.package(), f.bin())).collect();
+    targets.sort_unstable();
+    targets.dedup();
+    for (package, bin) in &targets {
+        cmd.args(["-p", package, "--bin", bin]);
     }
     // Same profile as the test binary: `test` (→ target/debug) reuses the dependencies
     // `cargo test` just compiled; a release test build gets a release server.
@@ -188,7 +193,7 @@ fn cargo_build(frontends: &[Frontend]) -> Result<Vec<(Frontend, PathBuf)>, Strin
     } else {
         cmd.args(["--profile", "test"]);
     }
-    let names: Vec<&str> = frontends.iter().map(|f| f.package()).collect();
+    let names: Vec<&str> = targets.iter().map(|(package, _)| *package).collect();
     let out = cmd
         .stderr(Stdio::piped())
         .stdout(Stdio::piped())
@@ -248,7 +253,7 @@ pub fn prepare_binaries(kinds: &[ServerKind]) {
         .iter()
         .filter_map(|k| match k {
             ServerKind::Rnats(f) => Some(*f),
-            ServerKind::NatsServer => None,
+            ServerKind::NatsServer | ServerKind::NatsServerWs => None,
         })
         .filter(|f| std::env::var_os(f.bin_env()).is_none())
         .filter(|f| !built.iter().any(|(k, _)| k == f))
@@ -310,7 +315,7 @@ fn rnats_binary(f: Frontend) -> PathBuf {
 /// Path of the binary for `kind` (building rnats frontends if needed).
 pub fn server_binary(kind: ServerKind) -> PathBuf {
     match kind {
-        ServerKind::NatsServer => nats_server_binary(),
+        ServerKind::NatsServer | ServerKind::NatsServerWs => nats_server_binary(),
         ServerKind::Rnats(f) => rnats_binary(f),
     }
 }
@@ -461,7 +466,8 @@ impl TestServer {
     ) -> Result<TestServer, (String, bool)> {
         let port = free_port();
         let http_port = if config.monitoring { free_port() } else { 0 };
-        let ws_port = if config.websocket { free_port() } else { 0 };
+        let websocket = config.websocket || kind.transport() == Transport::WebSocket;
+        let ws_port = if websocket { free_port() } else { 0 };
         let dir = unique_temp_dir(kind.name());
         let sub = |s: &str| substitute(s, port, http_port, ws_port, &dir);
 
@@ -469,7 +475,7 @@ impl TestServer {
             std::fs::write(dir.join(name), sub(contents)).expect("write extra file");
         }
         let mut config_text = config.config_file_text.clone();
-        if config.websocket && !config_text.as_deref().unwrap_or("").contains("{ws_port}") {
+        if websocket && !config_text.as_deref().unwrap_or("").contains("{ws_port}") {
             let text = config_text.get_or_insert_with(String::new);
             text.push_str("\nwebsocket { host: 127.0.0.1, port: {ws_port}, no_tls: true }\n");
         }
@@ -519,7 +525,7 @@ impl TestServer {
             pid,
             port,
             http_port: config.monitoring.then_some(http_port),
-            ws_port: config.websocket.then_some(ws_port),
+            ws_port: websocket.then_some(ws_port),
             dir,
             config_path,
         };
@@ -618,7 +624,7 @@ impl TestServer {
             }
         }
         // WebSocket port: must accept.
-        if config.websocket {
+        if websocket {
             while TcpStream::connect_timeout(
                 &([127, 0, 0, 1], ws_port).into(),
                 Duration::from_millis(200),
@@ -657,14 +663,26 @@ impl TestServer {
         self.port
     }
 
-    /// Client URL (`nats://127.0.0.1:PORT`), suitable for async-nats.
+    /// Client URL for async-nats, over the server's transport: `nats://127.0.0.1:PORT`,
+    /// or `ws://127.0.0.1:WS_PORT` for a WebSocket one.
     pub fn url(&self) -> String {
         match self.kind.transport() {
             Transport::Tcp => format!("nats://127.0.0.1:{}", self.port),
+            Transport::WebSocket => self.ws_url(),
         }
     }
 
-    /// WebSocket port. Panics unless started with [`ServerConfig::with_websocket`].
+    /// The port [`crate::RawClient::connect`] dials: [`TestServer::port`] over TCP,
+    /// [`TestServer::ws_port`] over WebSocket.
+    pub fn transport_port(&self) -> u16 {
+        match self.kind.transport() {
+            Transport::Tcp => self.port,
+            Transport::WebSocket => self.ws_port(),
+        }
+    }
+
+    /// WebSocket port. Panics unless started with [`ServerConfig::with_websocket`] or over
+    /// the WebSocket transport.
     pub fn ws_port(&self) -> u16 {
         self.ws_port
             .expect("server was started without websocket (ServerConfig::with_websocket)")

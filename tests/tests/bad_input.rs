@@ -229,22 +229,21 @@ fn slowloris() {
     for_each_server(|kind| {
         let server = start(kind);
         let mut h = Healthy::new(&server);
-        let port = server.port();
         // One byte every 50 ms for ~1 s, on its own thread, while others keep working.
-        let slow = std::thread::spawn(move || {
-            let mut c = RawClient::connect_port(port);
-            c.send(format!("CONNECT {QUIET}\r\n").as_bytes());
-            c.send_slowly(b"PUB foo 5\r\nhello\r\nPING\r\n", Duration::from_millis(50));
-            c.read_until_pong(Duration::from_secs(5))
-        });
-        std::thread::sleep(Duration::from_millis(300));
-        h.check(&server, "during slowloris");
-        std::thread::sleep(Duration::from_millis(300));
-        h.check(&server, "during slowloris (2)");
-        let out = slow
-            .join()
-            .expect("slow client thread")
-            .expect("slow client got PONG");
+        let out = std::thread::scope(|scope| {
+            let slow = scope.spawn(|| {
+                let mut c = RawClient::connect(&server);
+                c.send(format!("CONNECT {QUIET}\r\n").as_bytes());
+                c.send_slowly(b"PUB foo 5\r\nhello\r\nPING\r\n", Duration::from_millis(50));
+                c.read_until_pong(Duration::from_secs(5))
+            });
+            std::thread::sleep(Duration::from_millis(300));
+            h.check(&server, "during slowloris");
+            std::thread::sleep(Duration::from_millis(300));
+            h.check(&server, "during slowloris (2)");
+            slow.join().expect("slow client thread")
+        })
+        .expect("slow client got PONG");
         assert_bytes_eq(&out, b"", "slow client");
         assert_bytes_eq(
             &h.sub.roundtrip(b""),
@@ -380,7 +379,9 @@ fn connection_churn() {
         let server = start(kind);
         let mut h = Healthy::new(&server);
         for i in 0..150 {
-            let s = std::net::TcpStream::connect(("127.0.0.1", server.port())).expect("connect");
+            // A bare socket: over WebSocket it never even upgrades.
+            let s = std::net::TcpStream::connect(("127.0.0.1", server.transport_port()))
+                .expect("connect");
             match i % 3 {
                 0 => drop(s), // never read INFO
                 1 => {

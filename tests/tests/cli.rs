@@ -1,10 +1,13 @@
 //! Command line and config file handling: the same flags and config syntax as
 //! nats-server, and errors that say where the problem is.
+//!
+//! Runs on the TCP servers only ([`rnats_tests::for_each_tcp_server`]): it tests the
+//! process, which a WebSocket frontend shares with its TCP twin.
 
 use std::time::Duration;
 
 use rnats_tests::{
-    for_each_server, free_port, http_get_json, run_server_command, CommandOutput, RawClient,
+    for_each_tcp_server, free_port, http_get_json, run_server_command, CommandOutput, RawClient,
     ServerConfig, ServerKind, TempDir, TestServer,
 };
 
@@ -39,7 +42,7 @@ fn run_bad_config(kind: ServerKind, path: &std::path::Path) -> CommandOutput {
 
 #[test]
 fn cli_config_file_syntax() {
-    for_each_server(|kind| {
+    for_each_tcp_server(|kind| {
         let conf = r#"# comment
 // another comment
 PAYLOAD_SIZE = 64KB
@@ -90,7 +93,7 @@ include ./inc.conf
 
 #[test]
 fn cli_listen_flag_forms() {
-    for_each_server(|kind| {
+    for_each_tcp_server(|kind| {
         let forms: Vec<(&str, ServerConfig)> = vec![
             (
                 "--addr=H --port=N",
@@ -173,7 +176,7 @@ fn cli_listen_flag_forms() {
 
 #[test]
 fn cli_version() {
-    for_each_server(|kind| {
+    for_each_tcp_server(|kind| {
         for flag in ["-v", "--version"] {
             let out = run_server_command(kind, &[flag], None, Duration::from_secs(3));
             assert_eq!(out.code(), Some(0), "{flag}: {out:?}");
@@ -194,7 +197,7 @@ fn cli_version() {
 
 #[test]
 fn cli_help() {
-    for_each_server(|kind| {
+    for_each_tcp_server(|kind| {
         for flag in ["-h", "--help"] {
             let out = run_server_command(kind, &[flag], None, Duration::from_secs(3));
             assert_eq!(out.code(), Some(0), "{flag}: {out:?}");
@@ -221,7 +224,7 @@ fn cli_help() {
 fn cli_unknown_flag() {
     // nats-server 2.9.10 prints Go's flag error and the usage, and exits 0 (its usage()
     // calls os.Exit(0)); the exit code is deliberately not asserted.
-    for_each_server(|kind| {
+    for_each_tcp_server(|kind| {
         let out = run_server_command(kind, &["--bogus"], None, Duration::from_secs(3));
         assert!(out.status.is_some(), "must not start a server: {out:?}");
         assert!(
@@ -235,7 +238,7 @@ fn cli_unknown_flag() {
 
 #[test]
 fn cli_config_test_flag() {
-    for_each_server(|kind| {
+    for_each_tcp_server(|kind| {
         let dir = TempDir::new("cli");
         let good = dir.write("good.conf", "port: 4222\nmax_payload: 2KB\n");
         let out = run_server_command(
@@ -265,7 +268,7 @@ fn cli_config_test_flag() {
 
 #[test]
 fn cli_bad_config_syntax() {
-    for_each_server(|kind| {
+    for_each_tcp_server(|kind| {
         let dir = TempDir::new("cli");
         // (contents, line the error must name)
         let cases = [
@@ -291,7 +294,7 @@ fn cli_bad_config_syntax() {
 
 #[test]
 fn cli_bad_config_values() {
-    for_each_server(|kind| {
+    for_each_tcp_server(|kind| {
         let dir = TempDir::new("cli");
         let path = dir.write("unknown.conf", "port: 4222\nunknown_key: 5\n");
         let out = run_bad_config(kind, &path);
@@ -328,7 +331,7 @@ fn cli_bad_config_values() {
 
 #[test]
 fn cli_config_missing_pieces() {
-    for_each_server(|kind| {
+    for_each_tcp_server(|kind| {
         let dir = TempDir::new("cli");
         // Missing config file.
         let missing = dir.path().join("does-not-exist.conf");

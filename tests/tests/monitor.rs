@@ -1,5 +1,8 @@
 //! HTTP monitoring endpoints (`-m PORT`).
 //!
+//! Runs on the TCP servers only ([`rnats_tests::for_each_tcp_server`]): it tests the
+//! process; what monitoring shows of WebSocket clients is checked by `websocket.rs`.
+//!
 //! Counters are polled until they reach the expected value (servers may update them
 //! asynchronously). Absolute subscription counts are not compared: nats-server 2.9.10 has
 //! ~43 internal `$SYS` subscriptions, so only deltas are.
@@ -7,7 +10,7 @@
 use std::time::Duration;
 
 use rnats_tests::{
-    for_each_server, http_get, http_get_json, wait_for, RawClient, ServerConfig, TestServer,
+    for_each_tcp_server, http_get, http_get_json, wait_for, RawClient, ServerConfig, TestServer,
 };
 use serde_json::Value;
 
@@ -36,7 +39,7 @@ fn poll(server: &TestServer, path: &str, what: &str, pred: impl Fn(&Value) -> bo
 
 #[test]
 fn monitor_varz() {
-    for_each_server(|kind| {
+    for_each_tcp_server(|kind| {
         let server = start(kind);
         let v = http_get_json(server.http_port(), "/varz");
         for key in [
@@ -108,7 +111,7 @@ fn monitor_varz() {
 
 #[test]
 fn monitor_connz() {
-    for_each_server(|kind| {
+    for_each_tcp_server(|kind| {
         let server = start(kind);
         let mut a = RawClient::connected(
             &server,
@@ -192,7 +195,7 @@ fn monitor_connz() {
 
 #[test]
 fn monitor_subsz() {
-    for_each_server(|kind| {
+    for_each_tcp_server(|kind| {
         let server = start(kind);
         let base = http_get_json(server.http_port(), "/subsz");
         let n0 = base["num_subscriptions"]
@@ -222,7 +225,7 @@ fn monitor_subsz() {
 
 #[test]
 fn monitor_healthz() {
-    for_each_server(|kind| {
+    for_each_tcp_server(|kind| {
         let server = start(kind);
         let r = http_get(server.http_port(), "/healthz").unwrap();
         assert_eq!(r.status, 200, "{r:?}");
@@ -239,7 +242,7 @@ fn monitor_healthz() {
 
 #[test]
 fn monitor_unknown_path() {
-    for_each_server(|kind| {
+    for_each_tcp_server(|kind| {
         let server = start(kind);
         let r = http_get(server.http_port(), "/no-such-endpoint").unwrap();
         assert_eq!(r.status, 404, "{r:?}");

@@ -2,6 +2,9 @@
 //! WebSocket listener of every server: `node --test tests/js/` per server,
 //! whose test-runner summary is printed. The npm packages come from
 //! `tests/js/package-lock.json`, installed by `scripts/install-test-deps.sh` (`npm ci`).
+//!
+//! Runs on the TCP servers ([`rnats_tests::for_each_tcp_server`]), which is every binary
+//! once: it always goes to the WebSocket listener, so a WebSocket frontend would repeat it.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -9,7 +12,7 @@ use std::process::{Command, Stdio};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use rnats_tests::{for_each_server, ServerConfig, TestServer};
+use rnats_tests::{for_each_tcp_server, ServerConfig, TestServer};
 
 /// How long one `node --test` run may take.
 const NODE_TIMEOUT: Duration = Duration::from_secs(120);
@@ -30,7 +33,7 @@ fn nats_ws_client() {
          (it runs `npm ci` there; Node 20 and npm are needed)",
         dir.display()
     );
-    for_each_server(move |kind| {
+    for_each_tcp_server(move |kind| {
         let server = TestServer::start(kind, ServerConfig::default().with_websocket());
         let (ok, output) = run_node(&server);
         {

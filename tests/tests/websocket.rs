@@ -10,13 +10,17 @@
 //!   working.
 //! * TCP and WebSocket clients share one subject space.
 //! * The upgrade: `Origin` checks (403), no subprotocol, no extension; monitoring.
+//!
+//! Runs on the TCP servers ([`rnats_tests::for_each_tcp_server`]), which is every binary
+//! once: each test picks TCP ([`RawClient::connect`]) or WebSocket
+//! ([`RawClient::connect_ws`]) itself.
 
 use std::time::Duration;
 
 use rnats_tests::ws::{self, op};
 use rnats_tests::{
-    assert_bytes_eq, for_each_server, http_get_json, show, sorted_frames, RawClient, ServerConfig,
-    ServerKind, TestServer,
+    assert_bytes_eq, for_each_tcp_server, http_get_json, show, sorted_frames, RawClient,
+    ServerConfig, ServerKind, TestServer,
 };
 
 const QUIET: &str = r#"{"verbose":false,"pedantic":false}"#;
@@ -160,7 +164,7 @@ fn scenarios() -> Vec<(Scenario, Vec<&'static [u8]>)> {
 
 #[test]
 fn wire_scenarios_match_tcp_and_nats_server() {
-    for_each_server(|kind| {
+    for_each_tcp_server(|kind| {
         let server = start(kind);
         for (s, expected) in scenarios() {
             let over_tcp = play(RawClient::connect(&server), &s);
@@ -195,7 +199,7 @@ fn wire_scenarios_match_tcp_and_nats_server() {
 
 #[test]
 fn info_is_the_tcp_info() {
-    for_each_server(|kind| {
+    for_each_tcp_server(|kind| {
         let server = start(kind);
         let tcp = RawClient::connect(&server);
         let wsc = RawClient::connect_ws(&server);
@@ -221,7 +225,7 @@ fn info_is_the_tcp_info() {
 
 #[test]
 fn frames_are_one_byte_stream() {
-    for_each_server(|kind| {
+    for_each_tcp_server(|kind| {
         let server = start(kind);
         let mut c = RawClient::connected_ws(&server, QUIET);
         // One op over many frames, byte by byte.
@@ -260,7 +264,7 @@ fn frames_are_one_byte_stream() {
 
 #[test]
 fn tcp_and_websocket_share_subjects() {
-    for_each_server(|kind| {
+    for_each_tcp_server(|kind| {
         let server = start(kind);
         let mut ws_sub = RawClient::connected_ws(&server, QUIET);
         let mut tcp_sub = RawClient::connected(&server, QUIET);
@@ -371,7 +375,7 @@ fn noise(len: usize, mut seed: u64) -> Vec<u8> {
 
 #[test]
 fn bad_input_over_websocket() {
-    for_each_server(|kind| {
+    for_each_tcp_server(|kind| {
         let server = start(kind);
         let mut healthy = Healthy::new(&server);
 
@@ -449,7 +453,7 @@ fn bad_input_over_websocket() {
 
 #[test]
 fn close_handshake() {
-    for_each_server(|kind| {
+    for_each_tcp_server(|kind| {
         let server = start(kind);
         // The client closes with a status: the server echoes it and ends the connection.
         let mut c = RawClient::connected_ws(&server, QUIET);
@@ -491,7 +495,7 @@ fn close_handshake() {
 
 #[test]
 fn upgrade_answers() {
-    for_each_server(|kind| {
+    for_each_tcp_server(|kind| {
         let server = start(kind);
         let port = server.ws_port();
         let connect = || std::net::TcpStream::connect(("127.0.0.1", port)).expect("connect");
@@ -547,7 +551,7 @@ fn upgrade_answers() {
 
 #[test]
 fn handshake_timeout() {
-    for_each_server(|kind| {
+    for_each_tcp_server(|kind| {
         let server = start_with(
             kind,
             "websocket { host: 127.0.0.1, port: {ws_port}, no_tls: true, handshake_timeout: \"500ms\" }",
@@ -577,7 +581,7 @@ fn handshake_timeout() {
 
 #[test]
 fn origin_checks() {
-    for_each_server(|kind| {
+    for_each_tcp_server(|kind| {
         let server = start_with(
             kind,
             r#"websocket { host: 127.0.0.1, port: {ws_port}, no_tls: true, allowed_origins: ["http://good.com", "https://b.com:8443"] }"#,
@@ -643,7 +647,7 @@ fn origin_checks() {
 
 #[test]
 fn websocket_authorization() {
-    for_each_server(|kind| {
+    for_each_tcp_server(|kind| {
         // The block's own user: WebSocket clients must log in as it, TCP clients need not.
         let server = start_with(
             kind,
@@ -681,7 +685,7 @@ fn websocket_authorization() {
 
 #[test]
 fn monitoring_shows_websocket() {
-    for_each_server(|kind| {
+    for_each_tcp_server(|kind| {
         let server = TestServer::start(
             kind,
             ServerConfig::config(
