@@ -1,7 +1,9 @@
 //! A blocking NATS client connection for the load generator: the handshake, pre-encoded
 //! writes, and a read side that feeds the engine's [`ClientParser`] straight from a
-//! reusable buffer (no allocation per message).
+//! reusable buffer (no allocation per message). Over TCP, or over WebSocket
+//! ([`crate::ws`]): then the server's frames are unwrapped in place in the same buffer.
 
+use crate::ws::{self, FrameDecoder};
 use rnats_engine::proto::{encode, ClientParser, ParserLimits, ServerOp};
 use std::io::{self, Read, Write};
 use std::net::{SocketAddr, TcpStream, ToSocketAddrs};
@@ -23,9 +25,14 @@ const CONNECT_JSON: &[u8] = br#"{"verbose":false,"pedantic":false,"tls_required"
 /// An error with the context a failing benchmark must print.
 pub type BenchResult<T> = Result<T, String>;
 
-/// Resolves `host:port` (an optional `nats://` prefix is accepted).
+/// Resolves `host:port` (an optional `nats://`, `ws://` prefix and a trailing `/` are
+/// accepted).
 pub fn resolve(url: &str) -> BenchResult<SocketAddr> {
-    let hostport = url.strip_prefix("nats://").unwrap_or(url);
+    let hostport = ["nats://", "ws://"]
+        .iter()
+        .find_map(|p| url.strip_prefix(p))
+        .unwrap_or(url)
+        .trim_end_matches('/');
     hostport
         .to_socket_addrs()
         .map_err(|e| format!("resolving {hostport}: {e}"))?
@@ -33,19 +40,34 @@ pub fn resolve(url: &str) -> BenchResult<SocketAddr> {
         .ok_or_else(|| format!("{hostport} resolves to no address"))
 }
 
+/// How a connection carries the protocol.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Transport {
+    /// Plain TCP.
+    Tcp,
+    /// WebSocket (binary frames, masked by the client as RFC 6455 requires).
+    WebSocket,
+}
+
 /// One connection to the server under test.
 pub struct Conn {
     stream: TcpStream,
     reader: Reader,
+    /// Frames what [`Conn::write_all`] sends, when over WebSocket.
+    ws: Option<ws::FrameEncoder>,
 }
 
-/// The read side: a buffer of bytes received and not yet parsed, and the parser's state.
+/// The read side: `buf[start..end]` is protocol bytes received and not yet parsed;
+/// `buf[end..raw_end]` is bytes received and not yet unwrapped (over WebSocket: the start
+/// of a frame header; over TCP always empty).
 struct Reader {
     buf: Vec<u8>,
     read_size: usize,
     start: usize,
     end: usize,
+    raw_end: usize,
     parser: ClientParser,
+    ws: Option<FrameDecoder>,
 }
 
 /// What a read-side callback tells the loop in [`Conn::read_until`].
@@ -66,19 +88,39 @@ impl Conn {
     /// Like [`Conn::connect`], sending `extra` (e.g. a SUB) between CONNECT and the PING,
     /// so the PONG also confirms it.
     pub fn connect_with(addr: SocketAddr, timeout: Duration, extra: &[u8]) -> BenchResult<Conn> {
-        let stream = TcpStream::connect_timeout(&addr, timeout)
+        Self::open(addr, Transport::Tcp, timeout, extra)
+    }
+
+    /// Connects over `transport` (for WebSocket, `addr` is the server's WebSocket
+    /// listener: the HTTP upgrade comes first), then as [`Conn::connect_with`].
+    pub fn open(
+        addr: SocketAddr,
+        transport: Transport,
+        timeout: Duration,
+        extra: &[u8],
+    ) -> BenchResult<Conn> {
+        let deadline = Instant::now() + timeout;
+        let mut stream = TcpStream::connect_timeout(&addr, timeout)
             .map_err(|e| format!("connecting to {addr}: {e}"))?;
         stream
             .set_nodelay(true)
             .map_err(|e| format!("TCP_NODELAY: {e}"))?;
+        let mut buf = Vec::new();
+        if transport == Transport::WebSocket {
+            // What follows the response head is already frames.
+            buf = ws::upgrade(&mut stream, addr, deadline)
+                .map_err(|e| format!("WebSocket upgrade at {addr}: {e}"))?;
+        }
         // Reads wake up now and then, so every wait honours its deadline.
         stream
             .set_read_timeout(Some(DEADLINE_CHECK))
             .map_err(|e| format!("SO_RCVTIMEO: {e}"))?;
+        let websocket = transport == Transport::WebSocket;
         let mut conn = Conn {
             stream,
             reader: Reader {
-                buf: Vec::new(),
+                raw_end: buf.len(),
+                buf,
                 read_size: MIN_READ,
                 start: 0,
                 end: 0,
@@ -86,9 +128,11 @@ impl Conn {
                     max_control_line: 64 * 1024,
                     max_payload: 64 * 1024 * 1024,
                 }),
+                ws: websocket.then(FrameDecoder::default),
             },
+            ws: websocket.then(ws::FrameEncoder::default),
         };
-        let deadline = Instant::now() + timeout;
+        conn.unwrap_frames()?;
         let mut got_info = false;
         conn.read_until(deadline, |op| match op {
             ServerOp::Info { .. } => {
@@ -107,8 +151,21 @@ impl Conn {
         Ok(conn)
     }
 
-    /// Writes all of `bytes`.
+    /// Writes all of `bytes` (protocol bytes: over WebSocket, in one masked binary frame).
     pub fn write_all(&mut self, bytes: &[u8]) -> BenchResult<()> {
+        match &mut self.ws {
+            Some(encoder) => {
+                let frame = encoder.frame(bytes);
+                self.stream.write_all(&frame)
+            }
+            None => self.stream.write_all(bytes),
+        }
+        .map_err(|e| format!("write to server: {e}"))
+    }
+
+    /// Writes `bytes` as they are: pre-encoded for this connection's transport (over
+    /// WebSocket, whole masked frames).
+    pub fn write_encoded(&mut self, bytes: &[u8]) -> BenchResult<()> {
         self.stream
             .write_all(bytes)
             .map_err(|e| format!("write to server: {e}"))
@@ -194,26 +251,32 @@ impl Conn {
     fn fill(&mut self) -> BenchResult<()> {
         let r = &mut self.reader;
         if r.start == r.end {
+            // Nothing unparsed; keep only a partial frame header, if any.
+            r.buf.copy_within(r.end..r.raw_end, 0);
+            r.raw_end -= r.end;
             r.start = 0;
             r.end = 0;
-        } else if r.buf.len() - r.end < r.read_size {
+        } else if r.buf.len() - r.raw_end < r.read_size {
             // Keep the unparsed tail; the parser's state is relative to its first byte.
-            r.buf.copy_within(r.start..r.end, 0);
+            r.buf.copy_within(r.start..r.raw_end, 0);
             r.end -= r.start;
+            r.raw_end -= r.start;
             r.start = 0;
         }
-        let want = r.parser.needed().unwrap_or(0).max(r.end + r.read_size);
+        let framing = r.raw_end - r.end;
+        let want =
+            (r.start + r.parser.needed().unwrap_or(0) + framing).max(r.raw_end + r.read_size);
         if r.buf.len() < want {
             r.buf.resize(want, 0);
         }
-        match self.stream.read(&mut r.buf[r.end..]) {
+        match self.stream.read(&mut r.buf[r.raw_end..]) {
             Ok(0) => Err("server closed the connection".into()),
             Ok(n) => {
-                r.end += n;
+                r.raw_end += n;
                 if n >= r.read_size && r.read_size < MAX_READ {
                     r.read_size *= 2;
                 }
-                Ok(())
+                self.unwrap_frames()
             }
             Err(e)
                 if matches!(
@@ -227,6 +290,27 @@ impl Conn {
             }
             Err(e) => Err(format!("read from server: {e}")),
         }
+    }
+
+    /// Makes the bytes received so far parseable: over TCP they are; over WebSocket the
+    /// frame headers are cut out (payloads moved down in place) and pings answered.
+    fn unwrap_frames(&mut self) -> BenchResult<()> {
+        let r = &mut self.reader;
+        let Some(decoder) = &mut r.ws else {
+            r.end = r.raw_end;
+            return Ok(());
+        };
+        let (end, raw_end) = decoder.unwrap_in_place(&mut r.buf, r.end, r.raw_end)?;
+        r.end = end;
+        r.raw_end = raw_end;
+        if decoder.has_pings() {
+            let pings = decoder.take_pings();
+            if let Some(encoder) = &mut self.ws {
+                let pongs = encoder.pongs(&pings);
+                self.write_encoded(&pongs)?;
+            }
+        }
+        Ok(())
     }
 
     /// Shuts the connection down.

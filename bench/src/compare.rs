@@ -1,8 +1,10 @@
-//! `rnats-bench compare`: starts rnats-server and nats-server on loopback, runs every
-//! scenario against each in alternation (rnats, nats-server, rnats, …), a fresh server
-//! process per run, and prints the medians and the median per-round ratio.
+//! `rnats-bench compare`: starts two servers on loopback — by default rnats-server (tokio)
+//! as A and nats-server as B; any two of `tokio`, `smol`, `nats-server` — runs every
+//! scenario against each in alternation (A, B, A, …), a fresh server process per run, and
+//! prints the medians and the median per-round ratio A / B. For the `ws-` scenarios each
+//! server is started with a `websocket { host: 127.0.0.1, port: N, no_tls: true }` block.
 
-use crate::client::{resolve, BenchResult};
+use crate::client::{resolve, BenchResult, Transport};
 use crate::report::{outcome_json, render, si};
 use crate::scenarios::{self, Outcome, RunConfig, Scenario};
 use serde_json::{json, Value};
@@ -13,42 +15,129 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+/// The server implementations `compare` can start.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ServerChoice {
+    /// `rnats-server` (tokio frontend).
+    Tokio,
+    /// `rnats-server-smol` (smol frontend).
+    Smol,
+    /// The reference Go `nats-server`.
+    NatsServer,
+}
+
+impl ServerChoice {
+    /// Parses a name given to `--a`, `--b` or `--servers`.
+    pub fn parse(name: &str) -> BenchResult<ServerChoice> {
+        match name.trim() {
+            "tokio" | "rnats" | "rnats-server" => Ok(ServerChoice::Tokio),
+            "smol" | "rnats-smol" | "rnats-server-smol" => Ok(ServerChoice::Smol),
+            "nats-server" | "nats" => Ok(ServerChoice::NatsServer),
+            other => Err(format!(
+                "unknown server {other:?}; known: tokio (rnats-server), smol \
+                 (rnats-server-smol), nats-server"
+            )),
+        }
+    }
+
+    /// The name reports use.
+    pub fn name(self) -> &'static str {
+        match self {
+            ServerChoice::Tokio => "tokio",
+            ServerChoice::Smol => "smol",
+            ServerChoice::NatsServer => "nats-server",
+        }
+    }
+}
+
+/// Binaries given on the command line (`None`: looked up).
+#[derive(Clone, Debug, Default)]
+pub struct ServerPaths {
+    /// `--rnats`: rnats-server.
+    pub tokio: Option<PathBuf>,
+    /// `--rnats-smol`: rnats-server-smol.
+    pub smol: Option<PathBuf>,
+    /// `--nats-server`.
+    pub nats: Option<PathBuf>,
+}
+
 /// A server implementation to compare.
 #[derive(Clone, Debug)]
 pub struct ServerBin {
-    /// Short name for reports.
-    pub name: &'static str,
+    /// Name for reports (the choice's name, told apart when A and B are the same).
+    pub name: String,
     /// Executable.
     pub path: PathBuf,
 }
 
-/// `rnats-server`: `explicit`, else `$RNATS_SERVER_BIN`, else next to this executable
-/// (the same cargo profile directory).
-pub fn find_rnats(explicit: Option<PathBuf>) -> BenchResult<ServerBin> {
-    let path = explicit
-        .or_else(|| std::env::var_os("RNATS_SERVER_BIN").map(PathBuf::from))
-        .or_else(|| {
-            let exe = std::env::current_exe().ok()?;
-            let dir = exe.parent()?;
-            // Test binaries live in <profile>/deps.
-            [dir.join("rnats-server"), dir.parent()?.join("rnats-server")]
-                .into_iter()
-                .find(|p| p.is_file())
-        })
-        .filter(|p| p.is_file())
-        .ok_or(
-            "rnats-server not found next to rnats-bench: build it with \
-             `cargo build --release -p rnats-tokio` (or pass --rnats PATH)",
-        )?;
+/// The two servers to compare: A and B, with their binaries found.
+pub fn find_pair(
+    a: ServerChoice,
+    b: ServerChoice,
+    paths: &ServerPaths,
+) -> BenchResult<[ServerBin; 2]> {
+    let mut pair = [find(a, paths)?, find(b, paths)?];
+    if a == b {
+        pair[0].name += "-A";
+        pair[1].name += "-B";
+    }
+    Ok(pair)
+}
+
+/// The binary of `choice`.
+pub fn find(choice: ServerChoice, paths: &ServerPaths) -> BenchResult<ServerBin> {
+    let path = match choice {
+        ServerChoice::Tokio => find_rnats(
+            paths.tokio.clone(),
+            "rnats-server",
+            "RNATS_SERVER_BIN",
+            "rnats-tokio",
+            "--rnats",
+        )?,
+        ServerChoice::Smol => find_rnats(
+            paths.smol.clone(),
+            "rnats-server-smol",
+            "RNATS_SERVER_SMOL_BIN",
+            "rnats-smol",
+            "--rnats-smol",
+        )?,
+        ServerChoice::NatsServer => find_nats(paths.nats.clone())?,
+    };
     Ok(ServerBin {
-        name: "rnats",
+        name: choice.name().to_string(),
         path,
     })
 }
 
+/// An rnats frontend binary: `explicit`, else `$<env>`, else next to this executable (the
+/// same cargo profile directory).
+fn find_rnats(
+    explicit: Option<PathBuf>,
+    bin: &str,
+    env: &str,
+    package: &str,
+    flag: &str,
+) -> BenchResult<PathBuf> {
+    explicit
+        .or_else(|| std::env::var_os(env).map(PathBuf::from))
+        .or_else(|| {
+            let exe = std::env::current_exe().ok()?;
+            let dir = exe.parent()?;
+            // Test binaries live in <profile>/deps.
+            [dir.join(bin), dir.parent()?.join(bin)]
+                .into_iter()
+                .find(|p| p.is_file())
+        })
+        .filter(|p| p.is_file())
+        .ok_or(format!(
+            "{bin} not found next to rnats-bench: build it with \
+             `cargo build --release -p {package}` (or pass {flag} PATH)"
+        ))
+}
+
 /// The reference `nats-server`: `explicit`, else `$NATS_SERVER_BIN`, else `PATH` and
 /// `/usr/sbin` (where Debian installs it).
-pub fn find_nats(explicit: Option<PathBuf>) -> BenchResult<ServerBin> {
+fn find_nats(explicit: Option<PathBuf>) -> BenchResult<PathBuf> {
     let from_path = || {
         let path = std::env::var_os("PATH").unwrap_or_default();
         std::env::split_paths(&path)
@@ -65,10 +154,7 @@ pub fn find_nats(explicit: Option<PathBuf>) -> BenchResult<ServerBin> {
              (scripts/install-test-deps.sh does this; bench/compare.sh runs that script), \
              or pass --nats-server PATH",
         )?;
-    Ok(ServerBin {
-        name: "nats-server",
-        path,
-    })
+    Ok(path)
 }
 
 /// A server process on a loopback port, killed when dropped.
@@ -76,27 +162,44 @@ pub struct RunningServer {
     child: Child,
     /// Client port on 127.0.0.1.
     pub port: u16,
+    /// WebSocket port on 127.0.0.1, when started with one.
+    pub ws_port: Option<u16>,
     log: PathBuf,
+    config: Option<PathBuf>,
 }
 
 impl RunningServer {
-    /// Starts `bin` on a free loopback port and waits for its INFO.
-    pub fn start(bin: &ServerBin) -> BenchResult<RunningServer> {
+    /// Starts `bin` on a free loopback port (and, with `websocket`, its WebSocket
+    /// listener on another) and waits until it serves.
+    pub fn start(bin: &ServerBin, websocket: bool) -> BenchResult<RunningServer> {
         let mut last = String::new();
         for attempt in 0..3 {
             let port = free_port()?;
-            let log = std::env::temp_dir().join(format!(
-                "rnats-bench-{}-{}-{port}-{attempt}.log",
+            let ws_port = if websocket { Some(free_port()?) } else { None };
+            let base = std::env::temp_dir().join(format!(
+                "rnats-bench-{}-{}-{port}-{attempt}",
                 std::process::id(),
                 bin.name
             ));
+            let log = base.with_extension("log");
             let out = std::fs::File::create(&log).map_err(|e| format!("{}: {e}", log.display()))?;
             let err = out.try_clone().map_err(|e| e.to_string())?;
             let mut cmd = Command::new(&bin.path);
-            cmd.args(["-a", "127.0.0.1", "-p", &port.to_string()])
-                .stdin(Stdio::null())
-                .stdout(out)
-                .stderr(err);
+            cmd.args(["-a", "127.0.0.1", "-p", &port.to_string()]);
+            let config = match ws_port {
+                Some(ws) => {
+                    let path = base.with_extension("conf");
+                    std::fs::write(
+                        &path,
+                        format!("websocket {{ host: 127.0.0.1, port: {ws}, no_tls: true }}\n"),
+                    )
+                    .map_err(|e| format!("{}: {e}", path.display()))?;
+                    cmd.arg("-c").arg(&path);
+                    Some(path)
+                }
+                None => None,
+            };
+            cmd.stdin(Stdio::null()).stdout(out).stderr(err);
             // SAFETY: prctl is async-signal-safe; nothing else runs between fork and exec.
             // (Exercised by the compare smoke test in tests/smoke.rs.)
             unsafe {
@@ -109,7 +212,13 @@ impl RunningServer {
             let child = cmd
                 .spawn()
                 .map_err(|e| format!("starting {}: {e}", bin.path.display()))?;
-            let mut server = RunningServer { child, port, log };
+            let mut server = RunningServer {
+                child,
+                port,
+                ws_port,
+                log,
+                config,
+            };
             match server.wait_ready(Duration::from_secs(10)) {
                 Ok(()) => return Ok(server),
                 Err(e) => last = format!("{} did not start: {e}\n{}", bin.name, server.log_tail()),
@@ -127,7 +236,10 @@ impl RunningServer {
             if let Ok(mut s) = TcpStream::connect(("127.0.0.1", self.port)) {
                 let _ = s.set_read_timeout(Some(Duration::from_millis(500)));
                 let mut b = [0u8; 4];
-                if s.read_exact(&mut b).is_ok() && &b == b"INFO" {
+                let ws_listening = self
+                    .ws_port
+                    .is_none_or(|ws| TcpStream::connect(("127.0.0.1", ws)).is_ok());
+                if s.read_exact(&mut b).is_ok() && &b == b"INFO" && ws_listening {
                     return Ok(());
                 }
             }
@@ -153,6 +265,9 @@ impl Drop for RunningServer {
         let _ = self.child.kill();
         let _ = self.child.wait();
         let _ = std::fs::remove_file(&self.log);
+        if let Some(config) = &self.config {
+            let _ = std::fs::remove_file(config);
+        }
     }
 }
 
@@ -179,9 +294,9 @@ pub fn version(bin: &ServerBin) -> String {
 pub struct CompareConfig {
     /// Rounds (each runs every scenario once on each server).
     pub rounds: usize,
-    /// Template for each run (`addr` and `server_pid` are filled in per run).
+    /// Template for each run (`addr`, `ws_addr` and `server_pid` are filled in per run).
     pub run: RunConfig,
-    /// The two servers: rnats first.
+    /// The two servers, A and B (ratios are A / B).
     pub servers: [ServerBin; 2],
 }
 
@@ -200,9 +315,13 @@ pub fn compare(scenarios: &[Scenario], cfg: &CompareConfig) -> BenchResult<Vec<S
         let mut runs: [Vec<Outcome>; 2] = [Vec::new(), Vec::new()];
         for round in 0..cfg.rounds {
             for (i, bin) in cfg.servers.iter().enumerate() {
-                let server = RunningServer::start(bin)?;
+                let server = RunningServer::start(bin, s.transport == Transport::WebSocket)?;
                 let run = RunConfig {
                     addr: resolve(&format!("127.0.0.1:{}", server.port))?,
+                    ws_addr: match server.ws_port {
+                        Some(ws) => Some(resolve(&format!("127.0.0.1:{ws}"))?),
+                        None => None,
+                    },
                     server_pid: Some(server.pid()),
                     ..cfg.run.clone()
                 };
@@ -215,7 +334,7 @@ pub fn compare(scenarios: &[Scenario], cfg: &CompareConfig) -> BenchResult<Vec<S
                 })?;
                 drop(server);
                 eprintln!(
-                    "round {}/{} {:<11} {:<11} {:>9} msgs/s  cpu/1M {:>7}  {}",
+                    "round {}/{} {:<13} {:<11} {:>9} msgs/s  cpu/1M {:>7}  {}",
                     round + 1,
                     cfg.rounds,
                     s.name,
@@ -252,10 +371,10 @@ pub fn median(mut v: Vec<f64>) -> Option<f64> {
     })
 }
 
-/// A metric's medians for both servers and the median of the per-round ratios.
+/// A metric's medians for both servers and the median of the per-round ratios A / B.
 struct Compared {
-    rnats: Option<f64>,
-    nats: Option<f64>,
+    a: Option<f64>,
+    b: Option<f64>,
     ratio: Option<f64>,
 }
 
@@ -268,8 +387,8 @@ fn compared(r: &ScenarioResults, metric: impl Fn(&Outcome) -> Option<f64>) -> Co
         .filter_map(|(x, y)| Some(x.as_ref()? / y.as_ref().filter(|y| **y > 0.0)?))
         .collect();
     Compared {
-        rnats: median(a.into_iter().flatten().collect()),
-        nats: median(b.into_iter().flatten().collect()),
+        a: median(a.into_iter().flatten().collect()),
+        b: median(b.into_iter().flatten().collect()),
         ratio: median(ratios),
     }
 }
@@ -300,12 +419,16 @@ fn fmt_value(metric: &str, v: Option<f64>) -> String {
     }
 }
 
-/// The comparison table: per scenario and metric, rnats median, nats-server median, and
-/// the median ratio rnats / nats-server.
-pub fn table(results: &[ScenarioResults]) -> String {
+/// The comparison table: per scenario and metric, A's median, B's median, and the median
+/// ratio A / B; the columns are headed with the servers' names.
+pub fn table(results: &[ScenarioResults], servers: &[ServerBin; 2]) -> String {
     let mut header = vec!["scenario".to_string()];
     for (m, _) in metrics() {
-        header.extend([format!("{m} rnats"), format!("{m} nats"), "ratio".into()]);
+        header.extend([
+            format!("{m} {}", servers[0].name),
+            format!("{m} {}", servers[1].name),
+            "ratio".into(),
+        ]);
     }
     let header: [String; 13] = header.try_into().unwrap_or_else(|_| unreachable!());
     let mut rows = vec![header];
@@ -314,8 +437,8 @@ pub fn table(results: &[ScenarioResults]) -> String {
         for (m, f) in metrics() {
             let c = compared(r, f);
             row.extend([
-                fmt_value(m, c.rnats),
-                fmt_value(m, c.nats),
+                fmt_value(m, c.a),
+                fmt_value(m, c.b),
                 c.ratio.map_or("-".into(), |x| format!("{x:.2}x")),
             ]);
         }
@@ -325,7 +448,8 @@ pub fn table(results: &[ScenarioResults]) -> String {
     render(&rows)
 }
 
-/// The comparison as JSON: medians, ratios, and every run.
+/// The comparison as JSON: the servers as `a` and `b`, then per scenario the medians
+/// (`a`, `b`, `ratio` = A / B) and every run.
 pub fn json(results: &[ScenarioResults], servers: &[ServerBin; 2]) -> Value {
     let scenarios: Vec<Value> = results
         .iter()
@@ -333,26 +457,22 @@ pub fn json(results: &[ScenarioResults], servers: &[ServerBin; 2]) -> Value {
             let mut medians = serde_json::Map::new();
             for (m, f) in metrics() {
                 let c = compared(r, f);
-                medians.insert(
-                    m.to_string(),
-                    json!({"rnats": c.rnats, "nats_server": c.nats, "ratio": c.ratio}),
-                );
+                medians.insert(m.to_string(), json!({"a": c.a, "b": c.b, "ratio": c.ratio}));
             }
             json!({
                 "scenario": r.scenario.name,
                 "medians": medians,
                 "runs": {
-                    "rnats": r.runs[0].iter().map(outcome_json).collect::<Vec<_>>(),
-                    "nats_server": r.runs[1].iter().map(outcome_json).collect::<Vec<_>>(),
+                    "a": r.runs[0].iter().map(outcome_json).collect::<Vec<_>>(),
+                    "b": r.runs[1].iter().map(outcome_json).collect::<Vec<_>>(),
                 },
             })
         })
         .collect();
+    let server =
+        |s: &ServerBin| json!({"name": s.name, "path": path_str(&s.path), "version": version(s)});
     json!({
-        "servers": {
-            "rnats": {"path": path_str(&servers[0].path), "version": version(&servers[0])},
-            "nats_server": {"path": path_str(&servers[1].path), "version": version(&servers[1])},
-        },
+        "servers": {"a": server(&servers[0]), "b": server(&servers[1])},
         "scenarios": scenarios,
     })
 }

@@ -1,9 +1,12 @@
 //! `rnats-bench`: a NATS load generator shaped like `nats bench`, and `rnats-bench compare`,
-//! which runs it against rnats-server and nats-server side by side.
+//! which runs it against two servers side by side: rnats-server (tokio) and nats-server by
+//! default, or any two of `tokio`, `smol` (rnats-server-smol) and `nats-server`.
 //!
 //! The generator speaks the protocol through the engine's client codec with pre-encoded
 //! frames (one buffer of PUB frames written over and over), so it costs the machine little
-//! CPU next to the server it measures; every run checks exact delivery counts.
+//! CPU next to the server it measures; every run checks exact delivery counts. The `ws-`
+//! scenarios do the same over the servers' WebSocket listener (masked binary frames built
+//! once; the server's frames unwrapped in place on the subscriber side).
 
 mod client;
 mod compare;
@@ -11,10 +14,11 @@ mod procstat;
 mod progress;
 mod report;
 mod scenarios;
+mod ws;
 
-use client::{resolve, BenchResult};
+use client::{resolve, BenchResult, Transport};
+use compare::{ServerChoice, ServerPaths};
 use scenarios::{RunConfig, Scenario};
-use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
@@ -23,12 +27,14 @@ rnats-bench — NATS load generator (pre-encoded frames, exact delivery counts)
 
 USAGE:
   rnats-bench [run] [OPTIONS]      run scenarios against a running server
-  rnats-bench compare [OPTIONS]    start rnats-server and nats-server on loopback and
-                                   run every scenario against each, alternating
+  rnats-bench compare [OPTIONS]    start two servers on loopback (default: rnats-server
+                                   and nats-server) and run every scenario against
+                                   each, alternating
   rnats-bench list                 list the scenarios
 
 OPTIONS (run and compare):
-  -s, --scenarios LIST   comma-separated scenario names, or `all` (default: all)
+  -s, --scenarios LIST   comma-separated scenario names, or `all` (default: all; `run`
+                         skips the ws- scenarios unless --ws is given)
       --msgs N           message count for every scenario (default: each scenario's own)
       --smoke            small counts (CI smoke test)
       --timeout SECS     time bound of each run after setup (default: 120)
@@ -37,11 +43,20 @@ OPTIONS (run and compare):
       --no-progress      no progress bar
 OPTIONS (run):
       --server URL       server address, host:port or nats://host:port (default: 127.0.0.1:4222)
+      --ws URL           the server's WebSocket listener, host:port or ws://host:port, for
+                         the ws- scenarios (a `websocket { port: N, no_tls: true }` block)
       --server-pid PID   server process, for CPU (/proc/PID/stat) and RSS (/proc/PID/status)
 OPTIONS (compare):
+      --a SERVER         server A: tokio (rnats-server), smol (rnats-server-smol) or
+                         nats-server (default: tokio)
+      --b SERVER         server B, the same names (default: nats-server); ratios are A / B
+      --servers A,B      both at once, e.g. --servers tokio,smol
       --rounds N         alternating rounds, A B A B … (default: 5)
       --rnats PATH       rnats-server binary (default: next to rnats-bench, i.e. target/release)
+      --rnats-smol PATH  rnats-server-smol binary (default: next to rnats-bench)
       --nats-server PATH nats-server binary (default: on PATH or /usr/sbin)
+  Each run gets a fresh server on free loopback ports; for the ws- scenarios it is started
+  with `-c FILE`, FILE holding `websocket { host: 127.0.0.1, port: N, no_tls: true }`.
 ";
 
 /// Parsed command line.
@@ -55,10 +70,12 @@ struct Args {
     json: bool,
     progress: bool,
     server: String,
+    ws: Option<String>,
     server_pid: Option<u32>,
     rounds: usize,
-    rnats: Option<PathBuf>,
-    nats: Option<PathBuf>,
+    a: ServerChoice,
+    b: ServerChoice,
+    paths: ServerPaths,
 }
 
 fn parse_args() -> BenchResult<Args> {
@@ -72,10 +89,12 @@ fn parse_args() -> BenchResult<Args> {
         json: false,
         progress: true,
         server: "127.0.0.1:4222".into(),
+        ws: None,
         server_pid: None,
         rounds: 5,
-        rnats: None,
-        nats: None,
+        a: ServerChoice::Tokio,
+        b: ServerChoice::NatsServer,
+        paths: ServerPaths::default(),
     };
     let mut it = std::env::args().skip(1).peekable();
     if let Some(cmd) = it.peek() {
@@ -101,10 +120,22 @@ fn parse_args() -> BenchResult<Args> {
             "--json" => args.json = true,
             "--no-progress" => args.progress = false,
             "--server" | "--url" => args.server = value(&flag, &mut it)?,
+            "--ws" => args.ws = Some(value(&flag, &mut it)?),
             "--server-pid" => args.server_pid = Some(value(&flag, &mut it)?),
             "--rounds" => args.rounds = value(&flag, &mut it)?,
-            "--rnats" => args.rnats = Some(value(&flag, &mut it)?),
-            "--nats-server" => args.nats = Some(value(&flag, &mut it)?),
+            "--a" => args.a = ServerChoice::parse(&value::<String>(&flag, &mut it)?)?,
+            "--b" => args.b = ServerChoice::parse(&value::<String>(&flag, &mut it)?)?,
+            "--servers" => {
+                let list: String = value(&flag, &mut it)?;
+                let Some((a, b)) = list.split_once(',') else {
+                    return Err(format!("--servers wants two names, A,B; got {list:?}"));
+                };
+                args.a = ServerChoice::parse(a)?;
+                args.b = ServerChoice::parse(b)?;
+            }
+            "--rnats" => args.paths.tokio = Some(value(&flag, &mut it)?),
+            "--rnats-smol" => args.paths.smol = Some(value(&flag, &mut it)?),
+            "--nats-server" => args.paths.nats = Some(value(&flag, &mut it)?),
             "-h" | "--help" => args.command = "help".into(),
             other => return Err(format!("unknown option {other:?}\n\n{USAGE}")),
         }
@@ -142,9 +173,10 @@ fn main() -> ExitCode {
 
 fn real_main() -> BenchResult<()> {
     let args = parse_args()?;
-    let chosen = select(&args.scenarios)?;
-    let run_template = |addr| RunConfig {
+    let mut chosen = select(&args.scenarios)?;
+    let run_template = |addr, ws_addr| RunConfig {
         addr,
+        ws_addr,
         server_pid: args.server_pid,
         timeout: args.timeout,
         count: args.msgs,
@@ -157,18 +189,26 @@ fn real_main() -> BenchResult<()> {
         "list" => {
             for s in scenarios::all() {
                 println!(
-                    "{:<11} {:>10} (smoke {:>6})  {}",
+                    "{:<13} {:>10} (smoke {:>6})  {}",
                     s.name, s.count, s.smoke_count, s.about
                 );
             }
         }
         "run" => {
-            let cfg = run_template(resolve(&args.server)?);
+            let ws_addr = args.ws.as_deref().map(resolve).transpose()?;
+            if ws_addr.is_none() && args.scenarios == "all" {
+                let before = chosen.len();
+                chosen.retain(|s| s.transport == Transport::Tcp);
+                if chosen.len() < before {
+                    eprintln!("(skipping the ws- scenarios: no --ws given)");
+                }
+            }
+            let cfg = run_template(resolve(&args.server)?, ws_addr);
             let mut outcomes = Vec::new();
             for s in &chosen {
                 let o = scenarios::run(s, &cfg)?;
                 if !args.json && args.progress {
-                    eprintln!("{:<11} {:>9} msgs/s  ok", s.name, report::si(o.rate()));
+                    eprintln!("{:<13} {:>9} msgs/s  ok", s.name, report::si(o.rate()));
                 }
                 outcomes.push(o);
             }
@@ -183,18 +223,15 @@ fn real_main() -> BenchResult<()> {
             }
         }
         "compare" => {
-            let servers = [
-                compare::find_rnats(args.rnats.clone())?,
-                compare::find_nats(args.nats.clone())?,
-            ];
+            let servers = compare::find_pair(args.a, args.b, &args.paths)?;
             let cfg = compare::CompareConfig {
                 rounds: args.rounds.max(1),
-                run: run_template(resolve("127.0.0.1:4222")?),
+                run: run_template(resolve("127.0.0.1:4222")?, None),
                 servers,
             };
-            for s in &cfg.servers {
+            for (label, s) in ["A", "B"].iter().zip(&cfg.servers) {
                 eprintln!(
-                    "{:<11} {} ({})",
+                    "{label}: {:<11} {} ({})",
                     s.name,
                     s.path.display(),
                     compare::version(s)
@@ -208,11 +245,19 @@ fn real_main() -> BenchResult<()> {
                         .map_err(|e| e.to_string())?
                 );
             } else {
+                let [a, b] = &cfg.servers;
                 println!(
-                    "medians of {} alternating rounds; ratio = median over rounds of rnats / nats-server",
-                    cfg.rounds
+                    "A = {} ({}), B = {} ({})",
+                    a.name,
+                    a.path.display(),
+                    b.name,
+                    b.path.display()
                 );
-                print!("{}", compare::table(&results));
+                println!(
+                    "medians of {} alternating rounds; ratio = median over rounds of {} / {}",
+                    cfg.rounds, a.name, b.name
+                );
+                print!("{}", compare::table(&results, &cfg.servers));
             }
         }
         other => return Err(format!("unknown command {other:?}\n\n{USAGE}")),

@@ -2,10 +2,15 @@
 //! encoded once up front, so generating load costs a `write(2)` per ~256 KiB; every
 //! subscriber counts MSGs through the engine's client parser. Each run ends with PING/PONG
 //! barriers and fails unless every subscriber received exactly the expected messages.
+//!
+//! The `ws-` scenarios do the same over the server's WebSocket listener: the publisher's
+//! buffer is masked binary frames each carrying many PUBs (built once, like the TCP one),
+//! and subscribers unwrap the server's frames in place before the same parser.
 
-use crate::client::{BenchResult, Conn, Flow};
+use crate::client::{BenchResult, Conn, Flow, Transport};
 use crate::procstat;
 use crate::progress::Progress;
+use crate::ws;
 use hdrhistogram::Histogram;
 use rnats_engine::proto::{encode, ServerOp};
 use std::net::SocketAddr;
@@ -44,6 +49,8 @@ pub struct Scenario {
     pub name: &'static str,
     /// What it does.
     pub kind: Kind,
+    /// How its connections reach the server.
+    pub transport: Transport,
     /// Payload bytes per message.
     pub payload: usize,
     /// Publisher connections.
@@ -63,6 +70,7 @@ pub fn all() -> Vec<Scenario> {
     let s = |name, kind, payload, pubs, subs, count, smoke_count, about| Scenario {
         name,
         kind,
+        transport: Transport::Tcp,
         payload,
         pubs,
         subs,
@@ -193,6 +201,46 @@ pub fn all() -> Vec<Scenario> {
             200,
             "sequential request/reply, 16 B (latency percentiles)",
         ),
+        // The same as pub-16, pubsub-16 and pubsub-16k over the WebSocket listener.
+        Scenario {
+            transport: Transport::WebSocket,
+            ..s(
+                "ws-pub-16",
+                Kind::Pub,
+                16,
+                1,
+                0,
+                10_000_000,
+                20_000,
+                "WebSocket: publish only, 16 B",
+            )
+        },
+        Scenario {
+            transport: Transport::WebSocket,
+            ..s(
+                "ws-pubsub-16",
+                Kind::PubSub,
+                16,
+                1,
+                1,
+                5_000_000,
+                20_000,
+                "WebSocket: 1 publisher -> 1 subscriber, 16 B",
+            )
+        },
+        Scenario {
+            transport: Transport::WebSocket,
+            ..s(
+                "ws-pubsub-16k",
+                Kind::PubSub,
+                16384,
+                1,
+                1,
+                200_000,
+                1_000,
+                "WebSocket: 1 publisher -> 1 subscriber, 16 KiB",
+            )
+        },
     ]
 }
 
@@ -201,6 +249,8 @@ pub fn all() -> Vec<Scenario> {
 pub struct RunConfig {
     /// Server address.
     pub addr: SocketAddr,
+    /// The server's WebSocket listener, for the `ws-` scenarios.
+    pub ws_addr: Option<SocketAddr>,
     /// Server process, for CPU and RSS.
     pub server_pid: Option<u32>,
     /// Time bound of one run (after setup).
@@ -302,7 +352,7 @@ pub fn run(scenario: &Scenario, cfg: &RunConfig) -> BenchResult<Outcome> {
     });
     let r = match scenario.kind {
         Kind::Pub | Kind::PubSub | Kind::Queue => {
-            run_flow(scenario, cfg, count, uniform_plan(scenario, count)?)
+            uniform_plan(scenario, count).and_then(|plan| run_flow(scenario, cfg, count, plan))
         }
         Kind::Wildcard => run_flow(scenario, cfg, count, wildcard_plan(scenario, count)),
         Kind::ReqReply => run_reqrep(scenario, cfg, count),
@@ -318,12 +368,23 @@ pub fn run(scenario: &Scenario, cfg: &RunConfig) -> BenchResult<Outcome> {
 // ---------------------------------------------------------------------------------------
 // Pre-encoded frames.
 
-/// PUB frames encoded once; publishers write slices of it, cycling.
+/// Messages encoded once; publishers write slices of the buffer, cycling. Over TCP an
+/// entry is one PUB frame; over WebSocket it is one masked binary frame carrying
+/// `msgs_per_entry` identical PUB frames (a last, shorter frame is built when a run's
+/// count needs it).
 struct Frames {
     buf: Vec<u8>,
-    /// `offsets[i]` = start of frame `i`; one extra entry marks the end.
+    /// `offsets[i]` = start of entry `i`; one extra entry marks the end.
     offsets: Vec<usize>,
+    /// Messages in each entry.
+    msgs_per_entry: usize,
+    /// WebSocket: the one PUB frame every entry repeats (for a shorter last frame).
+    ws_op: Option<Vec<u8>>,
 }
+
+/// WebSocket frames the publisher writes carry up to this many payload bytes (a 16-bit
+/// frame length: 8 header bytes with the mask key).
+const WS_FRAME_PAYLOAD: usize = 65_535;
 
 impl Frames {
     fn new(subjects: impl Iterator<Item = Vec<u8>>, payload: &[u8]) -> Frames {
@@ -333,26 +394,83 @@ impl Frames {
             encode::publish(&mut buf, &subject, None, payload);
             offsets.push(buf.len());
         }
-        Frames { buf, offsets }
-    }
-
-    fn len(&self) -> usize {
-        self.offsets.len() - 1
-    }
-
-    /// Frames `first..` that fit in `max_bytes` (at least one), capped at `max_frames`.
-    fn batch(&self, first: usize, max_frames: u64, max_bytes: usize) -> (&[u8], usize) {
-        let start = self.offsets[first];
-        let mut end_frame = first + 1;
-        let limit = (first as u64 + max_frames).min(self.len() as u64) as usize;
-        // Frames of one scenario are mostly of equal size: jump, then adjust.
-        let per = (self.offsets[first + 1] - start).max(1);
-        let guess = (first + max_bytes / per).clamp(end_frame, limit);
-        end_frame = end_frame.max(guess);
-        while end_frame > first + 1 && self.offsets[end_frame] - start > max_bytes {
-            end_frame -= 1;
+        Frames {
+            buf,
+            offsets,
+            msgs_per_entry: 1,
+            ws_op: None,
         }
-        (&self.buf[start..self.offsets[end_frame]], end_frame - first)
+    }
+
+    /// `entries` masked WebSocket frames of as many PUBs to `subject` as fit in
+    /// [`WS_FRAME_PAYLOAD`] (at least one), each with its own mask key.
+    fn websocket(subject: &[u8], payload: &[u8], entries: usize) -> Frames {
+        let mut op = Vec::new();
+        encode::publish(&mut op, subject, None, payload);
+        let per = (WS_FRAME_PAYLOAD / op.len()).max(1);
+        let plain = op.repeat(per);
+        let mut keys = ws::FrameEncoder::default();
+        let mut buf = Vec::with_capacity(entries * (plain.len() + ws::MAX_CLIENT_HEADER));
+        let mut offsets = vec![0];
+        for _ in 0..entries {
+            ws::mask_frame(&mut buf, ws::OP_BINARY, &plain, keys.key());
+            offsets.push(buf.len());
+        }
+        Frames {
+            buf,
+            offsets,
+            msgs_per_entry: per,
+            ws_op: Some(op),
+        }
+    }
+
+    /// Messages in one pass over the buffer.
+    fn len(&self) -> usize {
+        (self.offsets.len() - 1) * self.msgs_per_entry
+    }
+
+    /// Encoded bytes per message.
+    fn bytes_per_msg(&self) -> usize {
+        (self.buf.len() / self.len()).max(1)
+    }
+
+    /// The bytes of messages `first..` (`first` is where the last batch ended) that fit
+    /// in `max_bytes` (at least one entry), capped at `max_msgs`, and how many messages
+    /// they carry. A WebSocket tail shorter than an entry is framed into `scratch`.
+    fn batch<'a>(
+        &'a self,
+        first: usize,
+        max_msgs: u64,
+        max_bytes: usize,
+        scratch: &'a mut Vec<u8>,
+    ) -> (&'a [u8], usize) {
+        let per_entry = self.msgs_per_entry;
+        if max_msgs < per_entry as u64 {
+            if let Some(op) = &self.ws_op {
+                let n = max_msgs as usize;
+                scratch.clear();
+                let key = ws::FrameEncoder::default().key();
+                ws::mask_frame(scratch, ws::OP_BINARY, &op.repeat(n), key);
+                return (scratch, n);
+            }
+        }
+        let first = first / per_entry;
+        let max_entries = max_msgs / per_entry as u64;
+        let entries = self.offsets.len() - 1;
+        let start = self.offsets[first];
+        let mut end_entry = first + 1;
+        let limit = (first as u64 + max_entries).min(entries as u64) as usize;
+        // Entries of one scenario are mostly of equal size: jump, then adjust.
+        let per = (self.offsets[first + 1] - start).max(1);
+        let guess = (first + max_bytes / per).clamp(end_entry, limit);
+        end_entry = end_entry.max(guess);
+        while end_entry > first + 1 && self.offsets[end_entry] - start > max_bytes {
+            end_entry -= 1;
+        }
+        (
+            &self.buf[start..self.offsets[end_entry]],
+            (end_entry - first) * per_entry,
+        )
     }
 }
 
@@ -388,12 +506,17 @@ fn uniform_plan(s: &Scenario, count: u64) -> BenchResult<Plan> {
     let subject = format!("bench.{}", s.name);
     let pay = payload(s.payload);
     // Enough frames for one ~1 MiB buffer; it is written over and over.
-    let frame_len = subject.len() + s.payload + 16;
-    let n = (1024 * 1024 / frame_len).clamp(1, 1 << 16);
-    let frames = Arc::new(Frames::new(
-        std::iter::repeat_n(subject.clone().into_bytes(), n),
-        &pay,
-    ));
+    let frames = Arc::new(match s.transport {
+        Transport::Tcp => {
+            let frame_len = subject.len() + s.payload + 16;
+            let n = (1024 * 1024 / frame_len).clamp(1, 1 << 16);
+            Frames::new(std::iter::repeat_n(subject.clone().into_bytes(), n), &pay)
+        }
+        Transport::WebSocket => {
+            let entries = (1024 * 1024 / WS_FRAME_PAYLOAD).max(1);
+            Frames::websocket(subject.as_bytes(), &pay, entries)
+        }
+    });
     let pubs = s.pubs.max(1) as u64;
     if count % pubs != 0 {
         return Err(format!(
@@ -430,10 +553,12 @@ fn uniform_plan(s: &Scenario, count: u64) -> BenchResult<Plan> {
 
 /// splitmix64: a small deterministic generator, so every run (and both servers) sees the
 /// same subscriptions and publish order.
-struct Rng(u64);
+#[derive(Debug)]
+pub struct Rng(pub u64);
 
 impl Rng {
-    fn next(&mut self) -> u64 {
+    /// The next value.
+    pub fn next(&mut self) -> u64 {
         self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
         let mut z = self.0;
         z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
@@ -558,11 +683,19 @@ struct Shared {
 }
 
 fn run_flow(s: &Scenario, cfg: &RunConfig, count: u64, plan: Plan) -> BenchResult<Outcome> {
+    let addr = match s.transport {
+        Transport::Tcp => cfg.addr,
+        Transport::WebSocket => cfg.ws_addr.ok_or(
+            "needs the server's WebSocket listener: pass --ws host:port \
+             (a `websocket { port: N, no_tls: true }` block in its config)",
+        )?,
+    };
+    let connect = || Conn::open(addr, s.transport, SETUP_TIMEOUT, &[]);
     let setup_deadline = Instant::now() + SETUP_TIMEOUT;
     // Subscribers first, each confirmed by a PONG so no message can precede its SUB.
     let mut sub_conns = Vec::new();
     for subs in &plan.subs {
-        let mut conn = Conn::connect(cfg.addr, SETUP_TIMEOUT)?;
+        let mut conn = connect()?;
         let mut lines = Vec::new();
         for (sid, (subject, queue)) in subs.iter().enumerate() {
             encode::sub(
@@ -579,7 +712,7 @@ fn run_flow(s: &Scenario, cfg: &RunConfig, count: u64, plan: Plan) -> BenchResul
     }
     let mut pub_conns = Vec::new();
     for _ in 0..s.pubs.max(1) {
-        let conn = Conn::connect(cfg.addr, SETUP_TIMEOUT)?;
+        let conn = connect()?;
         conn.set_write_timeout(cfg.timeout)?;
         pub_conns.push(conn);
     }
@@ -598,8 +731,7 @@ fn run_flow(s: &Scenario, cfg: &RunConfig, count: u64, plan: Plan) -> BenchResul
         all_delivered_at: Mutex::new(None),
         progress: progress.counter(),
     });
-    let window_frames =
-        (cfg.window_bytes / (plan.frames.buf.len() / plan.frames.len()).max(1)).max(1024) as u64;
+    let window_frames = (cfg.window_bytes / plan.frames.bytes_per_msg()).max(1024) as u64;
     let start_line = Arc::new(Barrier::new(n_pubs + 1));
 
     let mut pub_threads = Vec::new();
@@ -738,6 +870,7 @@ fn publish(
 ) -> BenchResult<Instant> {
     let mut sent = 0u64;
     let mut next = 0usize;
+    let mut scratch = Vec::new();
     while sent < count {
         if let Some((deliveries_of, window, pubs)) = flow {
             // Stay at most `window` frames ahead of what the subscribers have received,
@@ -757,8 +890,8 @@ fn publish(
                 std::thread::sleep(Duration::from_micros(50));
             }
         }
-        let (bytes, n) = frames.batch(next, count - sent, WRITE_BYTES);
-        conn.write_all(bytes)
+        let (bytes, n) = frames.batch(next, count - sent, WRITE_BYTES, &mut scratch);
+        conn.write_encoded(bytes)
             .map_err(|e| format!("after {sent} of {count} messages: {e}"))?;
         sent += n as u64;
         next = (next + n) % frames.len();

@@ -1,6 +1,7 @@
-//! CI smoke test of `rnats-bench`: every scenario at small counts against the debug
-//! rnats-server, and a one-round `compare` against the reference nats-server. Delivery
-//! counts are checked (by the bench itself, and again here from its JSON); timings never.
+//! CI smoke test of `rnats-bench`: every scenario (TCP and WebSocket) at small counts
+//! against the debug rnats-server, a two-round `compare` against the reference
+//! nats-server, and one of rnats-server against rnats-server-smol. Delivery counts are
+//! checked (by the bench itself, and again here from its JSON); timings never.
 
 use rnats_tests::{server_binary, Frontend, ServerConfig, ServerKind, TestServer};
 use serde_json::Value;
@@ -30,13 +31,19 @@ fn u(v: &Value, key: &str) -> u64 {
 
 #[test]
 fn every_scenario_delivers_exactly_against_rnats() {
-    let server = TestServer::start(ServerKind::Rnats(Frontend::Tokio), ServerConfig::default());
+    let server = TestServer::start(
+        ServerKind::Rnats(Frontend::Tokio),
+        ServerConfig::default().with_websocket(),
+    );
     let url = format!("127.0.0.1:{}", server.port());
+    let ws = format!("ws://127.0.0.1:{}", server.ws_port());
     let pid = server.pid().to_string();
     let results = bench(&[
         "run",
         "--server",
         &url,
+        "--ws",
+        &ws,
         "--server-pid",
         &pid,
         "--smoke",
@@ -50,7 +57,7 @@ fn every_scenario_delivers_exactly_against_rnats() {
             .find(|r| r["scenario"] == name)
             .unwrap_or_else(|| panic!("scenario {name} missing from {results:?}"))
     };
-    for name in ["pub-16", "pub-128", "pub-1k", "pub-16k"] {
+    for name in ["pub-16", "pub-128", "pub-1k", "pub-16k", "ws-pub-16"] {
         let r = by_name(name);
         assert!(u(r, "published") > 0);
         assert_eq!(u(r, "delivered"), 0, "{name}");
@@ -58,6 +65,8 @@ fn every_scenario_delivers_exactly_against_rnats() {
     for (name, subs) in [
         ("pubsub-16", 1),
         ("pubsub-16k", 1),
+        ("ws-pubsub-16", 1),
+        ("ws-pubsub-16k", 1),
         ("fanout-4", 4),
         ("many-4x4", 4),
     ] {
@@ -85,6 +94,34 @@ fn every_scenario_delivers_exactly_against_rnats() {
 }
 
 #[test]
+fn websocket_counts_that_are_not_a_multiple_of_a_frame_deliver_exactly() {
+    // 20,002 messages: whole pre-encoded frames (1,456 and 3 messages each), then a
+    // shorter last frame.
+    let server = TestServer::start(
+        ServerKind::Rnats(Frontend::Tokio),
+        ServerConfig::default().with_websocket(),
+    );
+    let results = bench(&[
+        "run",
+        "--server",
+        &format!("127.0.0.1:{}", server.port()),
+        "--ws",
+        &format!("127.0.0.1:{}", server.ws_port()),
+        "-s",
+        "ws-pubsub-16,ws-pubsub-16k",
+        "--msgs",
+        "20002",
+        "--json",
+        "--no-progress",
+    ]);
+    for r in results.as_array().expect("a JSON array") {
+        assert_eq!(u(r, "published"), 20_002, "{r}");
+        assert_eq!(u(r, "delivered"), 20_002, "{r}");
+    }
+    server.assert_running();
+}
+
+#[test]
 fn compare_runs_both_servers_in_alternation() {
     let rnats = server_binary(ServerKind::Rnats(Frontend::Tokio));
     let nats = server_binary(ServerKind::NatsServer);
@@ -98,14 +135,16 @@ fn compare_runs_both_servers_in_alternation() {
         "2",
         "--smoke",
         "-s",
-        "pubsub-16,reqrep,conns",
+        "pubsub-16,reqrep,conns,ws-pubsub-16",
         "--json",
         "--no-progress",
     ]);
+    assert_eq!(report["servers"]["a"]["name"], "tokio");
+    assert_eq!(report["servers"]["b"]["name"], "nats-server");
     let scenarios = report["scenarios"].as_array().expect("scenarios");
-    assert_eq!(scenarios.len(), 3);
+    assert_eq!(scenarios.len(), 4);
     for s in scenarios {
-        for server in ["rnats", "nats_server"] {
+        for server in ["a", "b"] {
             let runs = s["runs"][server].as_array().expect("runs");
             assert_eq!(runs.len(), 2, "{server} in {}", s["scenario"]);
         }
@@ -115,9 +154,45 @@ fn compare_runs_both_servers_in_alternation() {
         );
     }
     let conns = &scenarios[2];
-    assert!(conns["medians"]["KiB/conn"]["nats_server"]
-        .as_f64()
-        .is_some());
+    assert!(conns["medians"]["KiB/conn"]["b"].as_f64().is_some());
     let reqrep = &scenarios[1];
     assert!(reqrep["medians"]["p99 us"]["ratio"].as_f64().is_some());
+    // nats-server's WebSocket listener delivered every message too.
+    for run in scenarios[3]["runs"]["b"].as_array().expect("runs") {
+        assert_eq!(u(run, "delivered"), u(run, "published"), "{run}");
+    }
+}
+
+#[test]
+fn compare_chooses_its_two_servers() {
+    let tokio = server_binary(ServerKind::Rnats(Frontend::Tokio));
+    let smol = server_binary(ServerKind::Rnats(Frontend::Smol));
+    let report = bench(&[
+        "compare",
+        "--servers",
+        "tokio,smol",
+        "--rnats",
+        tokio.to_str().expect("utf-8 path"),
+        "--rnats-smol",
+        smol.to_str().expect("utf-8 path"),
+        "--rounds",
+        "1",
+        "--smoke",
+        "-s",
+        "pubsub-16,ws-pubsub-16",
+        "--json",
+        "--no-progress",
+    ]);
+    assert_eq!(report["servers"]["a"]["name"], "tokio");
+    assert_eq!(report["servers"]["b"]["name"], "smol");
+    assert_eq!(
+        report["servers"]["b"]["path"],
+        smol.to_str().expect("utf-8")
+    );
+    for s in report["scenarios"].as_array().expect("scenarios") {
+        for server in ["a", "b"] {
+            let run = &s["runs"][server][0];
+            assert_eq!(u(run, "delivered"), u(run, "published"), "{server}: {s}");
+        }
+    }
 }

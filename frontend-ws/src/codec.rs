@@ -172,8 +172,23 @@ fn parse_header(buf: &[u8]) -> Result<Option<Header>, ProtocolError> {
 
 /// XOR `data` with `key`, `data` starting at byte `offset` of the frame payload.
 fn unmask(data: &mut [u8], key: [u8; 4], offset: usize) {
-    for (i, b) in data.iter_mut().enumerate() {
-        *b ^= key[(offset + i) & 3];
+    // Eight bytes at a time with the key lined up to `data[0]`: the compiler vectorizes
+    // this, not a byte loop indexing the key (which took a quarter of the server's CPU at
+    // 16 KiB messages over WebSocket).
+    let mut lined_up = [0u8; 8];
+    for (i, k) in lined_up.iter_mut().enumerate() {
+        *k = key[(offset + i) & 3];
+    }
+    let word = u64::from_ne_bytes(lined_up);
+    let mut words = data.chunks_exact_mut(8);
+    for chunk in &mut words {
+        let mut w = [0u8; 8];
+        w.copy_from_slice(chunk);
+        chunk.copy_from_slice(&(u64::from_ne_bytes(w) ^ word).to_ne_bytes());
+    }
+    // The tail starts at a multiple of 8, so the key still lines up with `lined_up`.
+    for (b, k) in words.into_remainder().iter_mut().zip(lined_up) {
+        *b ^= k;
     }
 }
 
@@ -589,6 +604,24 @@ mod tests {
     use rnats_engine::server::{PeerAddr, Server};
     use std::future::Future;
     use std::task::Waker;
+
+    #[test]
+    fn unmask_matches_the_byte_definition_at_every_offset_and_length() {
+        let key = [0x11, 0x22, 0x33, 0x44];
+        let data: Vec<u8> = (0..100u8).collect();
+        for offset in 0..8 {
+            for len in 0..data.len() {
+                let mut fast = data[..len].to_vec();
+                unmask(&mut fast, key, offset);
+                let slow: Vec<u8> = data[..len]
+                    .iter()
+                    .enumerate()
+                    .map(|(i, b)| b ^ key[(offset + i) % 4])
+                    .collect();
+                assert_eq!(fast, slow, "offset {offset}, len {len}");
+            }
+        }
+    }
 
     /// A client frame: masked with a fixed key.
     fn client_frame(b0: u8, payload: &[u8]) -> Vec<u8> {
