@@ -16,7 +16,6 @@
 //! The two halves share a [`Link`]: the reader queues pongs and the close reply there and
 //! wakes the writer through the engine ([`ConnShared::wake_writer`]).
 
-use bytes::{Buf, BytesMut};
 use futures_io::{AsyncRead, AsyncWrite};
 use rnats_engine::server::{CloseReason, ConnShared};
 use rnats_engine::websocket::close_status;
@@ -254,6 +253,58 @@ enum ReadState {
     Done,
 }
 
+/// Socket bytes read but not yet decoded: `buf[start..end]`. The buffer keeps its length
+/// between reads, so a read does not zero it again (a fresh `resize` per read cost a
+/// `memset` of [`RAW_READ`] bytes for every frame header).
+#[derive(Debug, Default)]
+struct RawBytes {
+    buf: Vec<u8>,
+    start: usize,
+    end: usize,
+}
+
+impl RawBytes {
+    fn bytes(&self) -> &[u8] {
+        &self.buf[self.start..self.end]
+    }
+
+    fn len(&self) -> usize {
+        self.end - self.start
+    }
+
+    fn is_empty(&self) -> bool {
+        self.start == self.end
+    }
+
+    fn advance(&mut self, n: usize) {
+        self.start += n;
+        if self.start == self.end {
+            self.start = 0;
+            self.end = 0;
+        }
+    }
+
+    /// Room for the next read, after moving what is left to the front. A frame header
+    /// (at most 14 bytes) or a whole control frame (at most 139) always fits, so the
+    /// buffer only grows past [`RAW_READ`] if a read left less than half of it free.
+    fn spare(&mut self) -> &mut [u8] {
+        if self.start > 0 {
+            self.buf.copy_within(self.start..self.end, 0);
+            self.end -= self.start;
+            self.start = 0;
+        }
+        if self.buf.len() - self.end < RAW_READ / 2 {
+            self.buf.resize(self.end + RAW_READ, 0);
+        }
+        &mut self.buf[self.end..]
+    }
+
+    /// `n` bytes were read into [`RawBytes::spare`].
+    fn filled(&mut self, n: usize) {
+        self.end += n;
+    }
+}
+
 /// The client's frames as a NATS byte stream (`futures_io::AsyncRead`). Ends (reads 0)
 /// when the client sends a close frame or closes the socket; fails with `InvalidData`
 /// when it breaks the protocol (the writer then sends close status 1002).
@@ -262,7 +313,7 @@ pub struct WsReader<Rd> {
     inner: Rd,
     link: Arc<Link>,
     /// Socket bytes read but not yet decoded.
-    raw: BytesMut,
+    raw: RawBytes,
     state: ReadState,
     /// A data message has started and not finished (a continuation frame is due).
     in_message: bool,
@@ -274,7 +325,7 @@ impl<Rd: AsyncRead + Unpin> WsReader<Rd> {
         WsReader {
             inner,
             link,
-            raw: BytesMut::new(),
+            raw: RawBytes::default(),
             state: ReadState::Header,
             in_message: false,
         }
@@ -296,7 +347,7 @@ impl<Rd: AsyncRead + Unpin> WsReader<Rd> {
                         return Ok(filled);
                     }
                     let dst = &mut out[filled..filled + n];
-                    dst.copy_from_slice(&self.raw[..n]);
+                    dst.copy_from_slice(&self.raw.bytes()[..n]);
                     unmask(dst, key, offset);
                     self.raw.advance(n);
                     filled += n;
@@ -307,7 +358,7 @@ impl<Rd: AsyncRead + Unpin> WsReader<Rd> {
                     };
                 }
                 ReadState::Header => {
-                    let Some(h) = parse_header(&self.raw)? else {
+                    let Some(h) = parse_header(self.raw.bytes())? else {
                         return Ok(filled);
                     };
                     let key = h.mask.unwrap_or_default();
@@ -316,7 +367,7 @@ impl<Rd: AsyncRead + Unpin> WsReader<Rd> {
                         if self.raw.len() < total {
                             return Ok(filled);
                         }
-                        let mut payload = self.raw[h.size..total].to_vec();
+                        let mut payload = self.raw.bytes()[h.size..total].to_vec();
                         unmask(&mut payload, key, 0);
                         self.raw.advance(total);
                         self.control(h.opcode, payload);
@@ -371,14 +422,10 @@ impl<Rd: AsyncRead + Unpin> WsReader<Rd> {
 
     /// Read more socket bytes into `raw`.
     fn fill_raw(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<usize>> {
-        let start = self.raw.len();
-        self.raw.resize(start + RAW_READ, 0);
-        let read = Pin::new(&mut self.inner).poll_read(cx, &mut self.raw[start..]);
-        let n = match &read {
-            Poll::Ready(Ok(n)) => *n,
-            _ => 0,
-        };
-        self.raw.truncate(start + n);
+        let read = Pin::new(&mut self.inner).poll_read(cx, self.raw.spare());
+        if let Poll::Ready(Ok(n)) = read {
+            self.raw.filled(n);
+        }
         read
     }
 
@@ -704,6 +751,29 @@ mod tests {
                 let control = link.control();
                 assert_eq!(control.pongs, [b"ping!".to_vec()]);
                 assert_eq!(control.close, Some((1000, "bye".to_string())));
+            }
+        }
+    }
+
+    #[test]
+    fn many_small_frames_and_full_size_pings_across_buffer_refills() {
+        // Thousands of headers in a row make the raw buffer compact and refill many
+        // times, with headers and whole control frames cut at its end.
+        let mut input = Vec::new();
+        let mut want = Vec::new();
+        for i in 0..3000usize {
+            let payload: Vec<u8> = (0..i % 41).map(|j| (i + j) as u8).collect();
+            input.extend(client_frame(0x82, &payload));
+            want.extend_from_slice(&payload);
+            if i % 97 == 0 {
+                input.extend(client_frame(0x89, &[i as u8; 125]));
+            }
+        }
+        for step in [1, 13, RAW_READ - 1, RAW_READ, RAW_READ + 7, usize::MAX] {
+            for window in [7, 4096, 65536] {
+                let (got, link) = read_all(&input, step, window);
+                assert_eq!(got.unwrap(), want, "step {step}, window {window}");
+                assert_eq!(link.control().pongs.len(), 3000 / 97 + 1);
             }
         }
     }
