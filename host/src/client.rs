@@ -21,8 +21,13 @@ use std::time::Duration;
 
 /// Smallest read buffer; it grows while reads fill it, up to [`MAX_READ_BUFFER`].
 pub const MIN_READ_BUFFER: usize = 512;
-/// Largest read buffer.
+/// Largest read (the read buffer's window).
 pub const MAX_READ_BUFFER: usize = 64 * 1024;
+/// Largest read while the client publishes large messages
+/// ([`Connection::large_messages`]): those are shared out of the read buffer, not copied,
+/// so a larger read only saves system calls. Small messages are copied out of it, and
+/// reads this large measured slower for them (a larger buffer, colder in the cache).
+pub const MAX_LARGE_READ: usize = 256 * 1024;
 /// Most slices handed to one vectored write.
 const MAX_IOVECS: usize = 64;
 
@@ -144,6 +149,7 @@ async fn read_loop<R: Runtime, Rd: AsyncRead + Unpin>(
                 if !conn.handle_bytes(buf.filled(n), clock::now()) {
                     return poll_fn(|cx| shared.poll_closed(cx)).await;
                 }
+                buf.set_large_reads(conn.large_messages());
                 // A client that keeps the socket full would otherwise never let this
                 // loop wait, and the other tasks on its thread (the writers draining
                 // what it publishes) would starve: let them run between full reads.
@@ -167,20 +173,38 @@ async fn read_loop<R: Runtime, Rd: AsyncRead + Unpin>(
 /// A connection's read buffer, sized to its traffic: small while the client is quiet (an
 /// idle connection costs little), doubling while reads fill it, halving while they use
 /// less than a quarter. Bytes the engine leaves (a partial op) stay at the front.
+///
+/// The engine delivers large messages straight out of this buffer (it splits their frames
+/// off and shares them with the subscribers' writers), so the block they were read into
+/// stays in use until those writers have written them. Rather than allocating a fresh
+/// block for every read while that lasts (and faulting in its pages: about one page fault
+/// per 16 KiB moved in a 16 KiB pub→sub stream), reads alternate between two blocks,
+/// each reused once the writers have let go of it.
 #[derive(Debug)]
 pub struct ReadBuffer {
     data: BytesMut,
+    /// The block read into before the current one (empty), while frames split off it
+    /// may still be waiting in writers' queues.
+    spare: BytesMut,
     want: usize,
+    /// The window grows up to this size.
+    max: usize,
     /// Length of the data before the current read window.
     before: usize,
+    #[cfg(test)]
+    blocks_allocated: usize,
 }
 
 impl Default for ReadBuffer {
     fn default() -> Self {
         ReadBuffer {
             data: BytesMut::with_capacity(MIN_READ_BUFFER),
+            spare: BytesMut::new(),
             want: MIN_READ_BUFFER,
+            max: MAX_READ_BUFFER,
             before: 0,
+            #[cfg(test)]
+            blocks_allocated: 0,
         }
     }
 }
@@ -190,16 +214,55 @@ impl ReadBuffer {
     /// only be handed initialised memory.
     pub fn window(&mut self) -> &mut [u8] {
         self.before = self.data.len();
-        self.data.reserve(self.want);
+        if !self.data.try_reclaim(self.want) {
+            if self.before < self.want {
+                self.next_block();
+            } else {
+                // A large op is accumulating: grow this block (amortised doubling).
+                self.data.reserve(self.want);
+            }
+        }
         self.data.resize(self.before + self.want, 0);
         &mut self.data[self.before..]
+    }
+
+    /// The current block has no room for the next read and cannot be rewound (frames
+    /// split off it are still held, or it is too small): move the kept data (less than
+    /// a window) to the spare block if nothing holds that one any more, else to a new
+    /// block of two windows. The current block becomes the spare.
+    fn next_block(&mut self) {
+        let needed = self.before + self.want;
+        let mut next = core::mem::take(&mut self.spare);
+        next.clear();
+        if !next.try_reclaim(needed) {
+            // The old spare is freed once the frames split off it are dropped.
+            next = BytesMut::with_capacity(needed.max(2 * self.want));
+            #[cfg(test)]
+            {
+                self.blocks_allocated += 1;
+            }
+        }
+        next.extend_from_slice(&self.data);
+        self.spare = core::mem::replace(&mut self.data, next);
+        self.spare.clear();
+    }
+
+    /// Let the window grow to [`MAX_LARGE_READ`] rather than [`MAX_READ_BUFFER`] (see
+    /// [`Connection::large_messages`]).
+    pub fn set_large_reads(&mut self, large: bool) {
+        self.max = if large {
+            MAX_LARGE_READ
+        } else {
+            MAX_READ_BUFFER
+        };
+        self.want = self.want.min(self.max);
     }
 
     /// `n` bytes were read into the window: adapt the size and return the data for the
     /// engine.
     pub fn filled(&mut self, n: usize) -> &mut BytesMut {
         self.data.truncate(self.before + n);
-        if n == self.want && self.want < MAX_READ_BUFFER {
+        if n == self.want && self.want < self.max {
             self.want *= 2;
         } else if n > 0 && n < self.want / 4 && self.want > MIN_READ_BUFFER {
             self.want /= 2;
@@ -462,6 +525,53 @@ mod tests {
         buf.window();
         buf.filled(10).clear();
         assert_eq!(buf.window_size(), MAX_READ_BUFFER / 2);
+    }
+
+    #[test]
+    fn read_buffer_grows_further_for_large_messages() {
+        let mut buf = ReadBuffer::default();
+        buf.set_large_reads(true);
+        for _ in 0..20 {
+            let n = buf.window().len();
+            buf.filled(n).clear();
+        }
+        assert_eq!(buf.window_size(), MAX_LARGE_READ);
+        buf.set_large_reads(false);
+        assert_eq!(buf.window_size(), MAX_READ_BUFFER);
+        let n = buf.window().len();
+        buf.filled(n).clear();
+        assert_eq!(buf.window_size(), MAX_READ_BUFFER, "capped again");
+    }
+
+    #[test]
+    fn read_buffer_alternates_between_two_blocks_while_frames_are_held() {
+        let mut buf = ReadBuffer::default();
+        let mut held = VecDeque::new();
+        let mut blocks_after_warm_up = 0;
+        for round in 0..40 {
+            if round == 20 {
+                blocks_after_warm_up = buf.blocks_allocated;
+            }
+            let n = buf.window().len();
+            let data = buf.filled(n);
+            // Whole frames shared with a writer, and a partial op left behind.
+            let frames = data.len() - 100;
+            held.push_back(data.split_to(frames).freeze());
+            // The writer is one read behind: it drops the frames of the read before.
+            if held.len() > 1 {
+                held.pop_front();
+            }
+        }
+        assert_eq!(buf.window_size(), MAX_READ_BUFFER);
+        assert_eq!(
+            buf.blocks_allocated, blocks_after_warm_up,
+            "no new block once both are in use"
+        );
+        assert_eq!(
+            &buf.filled(0)[..],
+            &[0u8; 100][..],
+            "the partial op is kept"
+        );
     }
 
     #[test]

@@ -1586,3 +1586,106 @@ proptest! {
         prop_assert_eq!(got, Ev::Err(e.to_string().into_bytes()));
     }
 }
+
+/// A PUB/HPUB control line close to the usual form, varied where the one-pass parse of
+/// the usual form (`Scanner::fast_publish`) must hand over to the general scanner: the
+/// name's case, blank runs, stray or missing CRs, argument counts, sizes (valid, too many
+/// digits, not digits, over the limits), then a payload that may or may not fit.
+fn publish_line() -> impl Strategy<Value = Vec<u8>> {
+    let name = prop::sample::select(vec![
+        &b"PUB"[..],
+        b"pub",
+        b"Pub",
+        b"pUb",
+        b"HPUB",
+        b"hpub",
+        b"HpUb",
+        b"PUX",
+        b"HPU",
+    ]);
+    let blank = prop::sample::select(vec![&b" "[..], b"\t", b"  ", b" \t", b"\r", b""]);
+    let word = prop_oneof![
+        3 => token(),
+        2 => (0usize..40).prop_map(|n| n.to_string().into_bytes()),
+        1 => prop::sample::select(vec![
+            b"0123456789".to_vec(),
+            b"12a".to_vec(),
+            b"-1".to_vec(),
+            b"".to_vec(),
+            b"a\rb".to_vec(),
+            b"\x01\x1f".to_vec(),
+        ]),
+    ];
+    let end = prop::sample::select(vec![&b"\r\n"[..], b"\n", b"\r", b" \r\n", b"\r\r\n", b""]);
+    (
+        name,
+        prop::collection::vec((blank, word), 1..6),
+        end,
+        prop::collection::vec(any::<u8>(), 0..40),
+        prop::sample::select(vec![&b"\r\n"[..], b"", b"x\r\n"]),
+    )
+        .prop_map(|(name, args, end, payload, after)| {
+            let mut line = name.to_vec();
+            for (blank, word) in args {
+                line.extend_from_slice(blank);
+                line.extend_from_slice(&word);
+            }
+            line.extend_from_slice(end);
+            line.extend_from_slice(&payload);
+            line.extend_from_slice(after);
+            line
+        })
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 2048, failure_persistence: None, ..ProptestConfig::default() })]
+
+    /// Fed whole, a publish line can take the one-pass path; fed byte by byte it never
+    /// can (the line is never complete at the start of an op). Both must agree on every
+    /// op and error.
+    #[test]
+    fn one_pass_publish_parse_matches_the_general_scanner(
+        lines in prop::collection::vec(publish_line(), 1..6),
+        limits in small_limits(),
+        headers in any::<bool>(),
+    ) {
+        let input = lines.concat();
+        let make = || {
+            let mut p = ServerParser::new(limits);
+            p.set_headers(headers);
+            p
+        };
+        let whole = run(&mut make(), [&input[..]]);
+        prop_assert_eq!(run(&mut make(), input.chunks(1)), whole);
+    }
+}
+
+#[test]
+fn one_pass_publish_parse_takes_the_usual_lines() {
+    let input = b"PUB foo 2\r\nhi\r\npub foo bar 0\r\n\r\nHPUB a r 12 14\r\nNATS/1.0\r\n\r\nhi\r\n";
+    let out = run(&mut ServerParser::new(DEF), [&input[..]]);
+    assert!(out.left.is_empty());
+    assert_eq!(
+        out.events,
+        vec![
+            Ev::Pub {
+                subject: b"foo".to_vec(),
+                reply: None,
+                headers: None,
+                payload: b"hi".to_vec(),
+            },
+            Ev::Pub {
+                subject: b"foo".to_vec(),
+                reply: Some(b"bar".to_vec()),
+                headers: None,
+                payload: b"".to_vec(),
+            },
+            Ev::Pub {
+                subject: b"a".to_vec(),
+                reply: Some(b"r".to_vec()),
+                headers: Some(b"NATS/1.0\r\n\r\n".to_vec()),
+                payload: b"hi".to_vec(),
+            },
+        ]
+    );
+}

@@ -132,6 +132,9 @@ pub struct Connection {
     last_in: Instant,
     rng: u64,
     finished: bool,
+    /// The last message published was at least `SHARE_PAYLOAD_AT` long (see
+    /// [`Connection::large_messages`]).
+    large_messages: bool,
     /// Counts of this batch, added to the shared counters once per batch so that
     /// publishers on different cores do not contend on them per message.
     batch: BatchCounts,
@@ -195,6 +198,7 @@ impl Connection {
             last_in: now,
             rng,
             finished: false,
+            large_messages: false,
             batch: BatchCounts::default(),
             server,
             shared,
@@ -274,10 +278,12 @@ impl Connection {
             };
             match publish {
                 Some(r) if r.body.len() >= super::SHARE_PAYLOAD_AT => {
+                    self.large_messages = true;
                     let frame = buf.split_to(consumed).freeze();
                     self.publish(Msg::from_frame(&frame, &r), now);
                 }
                 Some(r) => {
+                    self.large_messages = false;
                     self.publish(Msg::from_buffer(buf, &r), now);
                     buf.advance(consumed);
                 }
@@ -286,6 +292,15 @@ impl Connection {
         }
         self.finish_batch();
         !self.is_closed()
+    }
+
+    /// Whether the last message this client published was at least
+    /// [`SHARE_PAYLOAD_AT`](super::SHARE_PAYLOAD_AT) bytes long. Such messages are
+    /// delivered by sharing the buffer passed to [`Connection::handle_bytes`] rather than
+    /// copied, so reading them in larger chunks costs no extra copy and saves system
+    /// calls; a frontend may size its reads by this.
+    pub fn large_messages(&self) -> bool {
+        self.large_messages
     }
 
     /// The next time [`Connection::handle_timeout`] must be called, if any.

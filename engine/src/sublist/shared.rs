@@ -282,6 +282,12 @@ pub struct MatchCache<T> {
     sublist_id: u64,
     generation: u64,
     max_entries: usize,
+    /// The bucket of the last subject looked up. A publisher usually sends many messages
+    /// to one subject in a row; comparing it with this entry's subject first skips hashing
+    /// it and probing the table. Any entry found here is valid (the table holds only
+    /// results of the current generation), so a stale index costs a compare, never a
+    /// wrong answer.
+    last: usize,
     /// Reused by every miss; its contents are copied into the stored result.
     scratch: SublistResult<T>,
     /// One shared allocation for every empty result.
@@ -353,6 +359,7 @@ impl<T: Clone + Eq + Hash> MatchCache<T> {
             sublist_id: 0,
             generation: 0,
             max_entries: max_entries.max(1),
+            last: 0,
             scratch: SublistResult::default(),
             empty: None,
             spare_subjects: Vec::new(),
@@ -381,23 +388,41 @@ impl<T: Clone + Eq + Hash> MatchCache<T> {
         self.lookup(sublist, subject)
     }
 
-    /// The cached result for `subject`, filled on a miss. The subject is hashed once; a
-    /// hit is one probe of the table.
+    /// The cached result for `subject`, filled on a miss. The same subject as last time
+    /// is one compare; otherwise the subject is hashed once and a hit is one probe of the
+    /// table.
     fn lookup(&mut self, sublist: &SharedSublist<T>, subject: &[u8]) -> &Arc<SublistResult<T>> {
         self.check_generation(sublist);
-        let hash = self.hasher.hash_one(subject);
-        let index = match self
+        let repeated = self
             .map
-            .find_bucket_index(hash, |e| e.subject.as_slice() == subject)
-        {
-            Some(index) => {
-                self.hits += 1;
-                self.unflushed_hits += 1;
-                self.maybe_flush(sublist);
-                index
+            .get_bucket(self.last)
+            .is_some_and(|e| same_subject(&e.subject, subject));
+        let index = if repeated {
+            self.last
+        } else {
+            let hash = self.hasher.hash_one(subject);
+            match self
+                .map
+                .find_bucket_index(hash, |e| same_subject(&e.subject, subject))
+            {
+                Some(index) => index,
+                None => {
+                    let index = self.fill(sublist, subject, hash);
+                    self.last = index;
+                    return self.entry_result(index);
+                }
             }
-            None => self.fill(sublist, subject, hash),
         };
+        self.last = index;
+        self.hits += 1;
+        self.unflushed_hits += 1;
+        self.maybe_flush(sublist);
+        self.entry_result(index)
+    }
+
+    /// The result stored in bucket `index` (just found or inserted).
+    #[inline]
+    fn entry_result(&mut self, index: usize) -> &Arc<SublistResult<T>> {
         match self.map.get_bucket(index) {
             Some(entry) => &entry.result,
             // Unreachable: the entry was just found or inserted, and nothing changed since.
@@ -600,6 +625,38 @@ impl<T: Clone + Eq + Hash> MatchCache<T> {
     pub fn shared_hits(&self) -> u64 {
         self.shared_hits
     }
+}
+
+/// `a == b`, compared inline for subjects of usual length. A slice `==` calls libc's
+/// `memcmp`, whose call overhead (not the compare) was about 8 % of the server's CPU time
+/// for a small publish, which compares its subject with a cached one.
+#[inline]
+pub(super) fn same_subject(a: &[u8], b: &[u8]) -> bool {
+    const WORD: usize = 8;
+    let n = a.len();
+    if n != b.len() {
+        return false;
+    }
+    if n < WORD {
+        return a.iter().zip(b).all(|(x, y)| x == y);
+    }
+    if n > 8 * WORD {
+        return a == b;
+    }
+    let word = |s: &[u8], at: usize| {
+        s.get(at..at + WORD)
+            .and_then(|w| <[u8; WORD]>::try_from(w).ok())
+            .map(u64::from_ne_bytes)
+    };
+    let mut at = 0;
+    while at + WORD < n {
+        if word(a, at) != word(b, at) {
+            return false;
+        }
+        at += WORD;
+    }
+    // The last word, overlapping the one before when `n` is not a multiple of it.
+    word(a, n - WORD) == word(b, n - WORD)
 }
 
 /// Keep a dropped entry's buffers for reuse, as long as the spares stay within half the

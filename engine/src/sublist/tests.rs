@@ -980,3 +980,26 @@ fn match_cache_reuses_dropped_entries_without_touching_held_results() {
     assert_eq!(norm(cache.matches_ref(&sl, b"s.4")), expect(&[1, 2], &[]));
     assert_eq!(norm(&held), expect(&[1, 2], &[]));
 }
+
+#[test]
+fn inline_subject_compare_agrees_with_slice_equality() {
+    for len in 0..80usize {
+        let a: Vec<u8> = (0..len).map(|i| b'a' + (i % 26) as u8).collect();
+        assert!(super::shared::same_subject(&a, &a.clone()), "len {len}");
+        for at in 0..len {
+            let mut b = a.clone();
+            b[at] ^= 0x80;
+            assert!(
+                !super::shared::same_subject(&a, &b),
+                "len {len}, differs at {at}"
+            );
+        }
+        let mut longer = a.clone();
+        longer.push(b'x');
+        assert!(
+            !super::shared::same_subject(&a, &longer),
+            "len {len} vs {}",
+            len + 1
+        );
+    }
+}
