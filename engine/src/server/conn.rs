@@ -11,7 +11,7 @@ use crate::auth::{Authenticator, ResolvedPermissions};
 use crate::error::ClientError;
 use crate::options::Options;
 use crate::prelude::*;
-use crate::proto::{encode, ClientOp, ParseError, ParserLimits, ServerParser};
+use crate::proto::{encode, range_in, ClientOp, ParseError, ParserLimits, ServerParser};
 use crate::subject;
 use crate::sublist::{MatchCache, SublistResult};
 use crate::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -55,12 +55,6 @@ impl PubRanges {
             header_len: headers.map(<[u8]>::len),
         }
     }
-}
-
-/// The range `part` occupies inside `base` (`part` must be a sub-slice of `base`).
-fn range_in(base: &[u8], part: &[u8]) -> Range<usize> {
-    let start = (part.as_ptr() as usize).saturating_sub(base.as_ptr() as usize);
-    start..start + part.len()
 }
 
 /// A message being routed.
