@@ -9,11 +9,18 @@ use std::process::ExitCode;
 fn main() -> ExitCode {
     startup::main("rnats-server-smol", |opts, log| {
         let rt = Smol::new();
-        // One executor shared by a thread per core (this one included): each thread runs
-        // whichever task is ready, and one with nothing to run waits on the reactor. On a
-        // 2-core machine one thread measured the same as two (pub→sub rate, and RSS within
-        // 0.2 MB); a thread per core keeps a busy server scaling on larger machines.
-        let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+        // One executor thread by default (the light server), or `RNATS_SMOL_THREADS` of
+        // them sharing the tasks. Measured on the 2-core dev machine with `rnats-bench
+        // compare --servers smol,tokio --rounds 5`: with two threads, tasks woken across
+        // threads cost more than the parallelism gave (request/reply 0.69x of tokio, pub-1k
+        // 0.46x); with one, every scenario is 0.93-1.66x of tokio at 0.5-1.0x its CPU.
+        let threads = match executor_threads() {
+            Ok(n) => n,
+            Err(text) => {
+                log.fatal(&text);
+                return ExitCode::from(1);
+            }
+        };
         for i in 1..threads {
             let worker = rt.clone();
             let spawned = std::thread::Builder::new()
@@ -33,4 +40,22 @@ fn main() -> ExitCode {
         let server = rt.spawn_task(serve::run_with(rt.clone(), opts, log, vec![websocket]));
         rt.block_on(server)
     })
+}
+
+/// Executor threads: `RNATS_SMOL_THREADS` (a positive number, or `cores` for one per
+/// core), else 1.
+fn executor_threads() -> Result<usize, String> {
+    let Some(value) = std::env::var_os("RNATS_SMOL_THREADS") else {
+        return Ok(1);
+    };
+    let value = value.to_string_lossy();
+    if value == "cores" {
+        return Ok(std::thread::available_parallelism().map_or(1, |n| n.get()));
+    }
+    match value.parse::<usize>() {
+        Ok(n) if n > 0 => Ok(n),
+        _ => Err(format!(
+            "RNATS_SMOL_THREADS must be a positive number or \"cores\", not {value:?}"
+        )),
+    }
 }
