@@ -3,10 +3,14 @@
 //! server's frames in place in the connection's read buffer, so the NATS bytes reach the
 //! engine's client parser exactly as over TCP. No per-message allocation either way:
 //! publishers write pre-masked frames built once ([`mask_frame`]), subscribers move
-//! payload bytes down over the frame headers.
+//! payload bytes down over the frame headers. Frame headers and masking are the engine's
+//! ([`rnats_engine::websocket::frame`]); what a client must refuse is decided here.
 
 use crate::client::BenchResult;
 use crate::scenarios::Rng;
+use rnats_engine::websocket::frame::{
+    self, FrameHeader, MAX_HEADER, OP_CLOSE, OP_CONTINUATION, OP_PING, OP_PONG, OP_TEXT,
+};
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::time::Instant;
@@ -16,16 +20,11 @@ const CLIENT_KEY: &str = "dGhlIHNhbXBsZSBub25jZQ==";
 /// ... and the `Sec-WebSocket-Accept` a server must answer to it.
 const ACCEPT_FOR_CLIENT_KEY: &str = "s3pPLMBiTxaQ9kYGzzhZRbK+xOo=";
 
-const OP_CONTINUATION: u8 = 0x0;
-const OP_TEXT: u8 = 0x1;
 /// Binary frame opcode.
-pub const OP_BINARY: u8 = 0x2;
-const OP_CLOSE: u8 = 0x8;
-const OP_PING: u8 = 0x9;
-const OP_PONG: u8 = 0xA;
+pub use rnats_engine::websocket::frame::OP_BINARY;
 
 /// Largest frame header a client writes: 2 + 8 (64-bit length) + 4 (mask key).
-pub const MAX_CLIENT_HEADER: usize = 14;
+pub const MAX_CLIENT_HEADER: usize = MAX_HEADER;
 
 /// Sends the upgrade request for `/` and reads the `101` answer. Returns the bytes that
 /// came after the response head (already frames).
@@ -80,20 +79,12 @@ pub fn upgrade(
 
 /// Appends one masked client frame: FIN, `opcode`, `payload` XORed with `key`.
 pub fn mask_frame(out: &mut Vec<u8>, opcode: u8, payload: &[u8], key: [u8; 4]) {
-    out.push(0x80 | opcode);
-    match payload.len() {
-        n if n <= 125 => out.push(0x80 | n as u8),
-        n if n <= usize::from(u16::MAX) => {
-            out.push(0x80 | 126);
-            out.extend_from_slice(&(n as u16).to_be_bytes());
-        }
-        n => {
-            out.push(0x80 | 127);
-            out.extend_from_slice(&(n as u64).to_be_bytes());
-        }
-    }
-    out.extend_from_slice(&key);
-    out.extend(payload.iter().zip(key.iter().cycle()).map(|(b, k)| b ^ k));
+    let mut header = [0u8; MAX_HEADER];
+    let size = frame::encode_header(&mut header, true, opcode, payload.len() as u64, Some(key));
+    out.extend_from_slice(&header[..size]);
+    let start = out.len();
+    out.extend_from_slice(payload);
+    frame::apply_mask(&mut out[start..], key, 0);
 }
 
 /// Masks a connection's own frames with keys from a deterministic generator (RFC 6455
@@ -142,45 +133,22 @@ impl FrameEncoder {
     }
 }
 
-/// A server frame header.
-struct Header {
-    opcode: u8,
-    len: u64,
-    /// Bytes the header takes.
-    size: usize,
-}
-
-/// Parses a server frame header at the start of `b`; `Ok(None)` while incomplete.
-fn parse_header(b: &[u8]) -> BenchResult<Option<Header>> {
-    let [b0, b1, ..] = *b else {
+/// Parses a server frame header at the start of `b` and checks it as a client must;
+/// `Ok(None)` while incomplete.
+fn parse_header(b: &[u8]) -> BenchResult<Option<FrameHeader>> {
+    let Some(h) = frame::parse_header(b).map_err(|e| format!("server frame: {e}"))? else {
         return Ok(None);
     };
-    if b0 & 0x70 != 0 {
-        return Err(format!("server frame with reserved bits set ({b0:#04x})"));
+    if h.rsv != 0 {
+        return Err(format!(
+            "server frame with reserved bits set ({:#04x})",
+            b[0]
+        ));
     }
-    if b1 & 0x80 != 0 {
+    if h.mask.is_some() {
         return Err("masked frame from the server".into());
     }
-    let (len, size) = match b1 & 0x7F {
-        126 => match b.get(2..4) {
-            Some(x) => (u64::from(u16::from_be_bytes([x[0], x[1]])), 4),
-            None => return Ok(None),
-        },
-        127 => match b.get(2..10) {
-            Some(x) => {
-                let mut a = [0u8; 8];
-                a.copy_from_slice(x);
-                (u64::from_be_bytes(a), 10)
-            }
-            None => return Ok(None),
-        },
-        n => (u64::from(n), 2),
-    };
-    Ok(Some(Header {
-        opcode: b0 & 0x0F,
-        len,
-        size,
-    }))
+    Ok(Some(h))
 }
 
 /// Where the reader is in the server's frame stream, and the pings to answer.
@@ -349,6 +317,23 @@ mod tests {
         let n = buf.len();
         let e = d.unwrap_in_place(&mut buf, 0, n).unwrap_err();
         assert!(e.contains("1000") && e.contains("bye"), "{e}");
+    }
+
+    #[test]
+    fn server_frames_a_client_must_refuse_are_errors() {
+        let mut masked = vec![0x82, 0x82, 1, 2, 3, 4, b'h', b'i'];
+        let n = masked.len();
+        let e = FrameDecoder::default()
+            .unwrap_in_place(&mut masked, 0, n)
+            .unwrap_err();
+        assert_eq!(e, "masked frame from the server");
+        let mut reserved = server_frame(OP_BINARY, b"hi");
+        reserved[0] |= 0x40;
+        let n = reserved.len();
+        let e = FrameDecoder::default()
+            .unwrap_in_place(&mut reserved, 0, n)
+            .unwrap_err();
+        assert_eq!(e, "server frame with reserved bits set (0xc2)");
     }
 
     #[test]

@@ -15,10 +15,18 @@
 //!
 //! The two halves share a [`Link`]: the reader queues pongs and the close reply there and
 //! wakes the writer through the engine ([`ConnShared::wake_writer`]).
+//!
+//! Frame headers are read and written, and payloads unmasked, by the engine's codec
+//! ([`rnats_engine::websocket::frame`]); what a server must refuse in a client's frames
+//! is decided here.
 
 use futures_io::{AsyncRead, AsyncWrite};
 use rnats_engine::server::{CloseReason, ConnShared};
 use rnats_engine::websocket::close_status;
+use rnats_engine::websocket::frame::{
+    self, FrameHeader, MASK_BIT, MAX_CONTROL_PAYLOAD, MAX_HEADER, OP_BINARY, OP_CLOSE,
+    OP_CONTINUATION, OP_PING, OP_PONG, OP_TEXT, RSV_BITS,
+};
 use std::collections::VecDeque;
 use std::io::{self, IoSlice};
 use std::pin::Pin;
@@ -32,15 +40,6 @@ pub const MAX_FRAME: usize = 64 * 1024;
 const MAX_IOVECS: usize = 64;
 /// Socket bytes read at once while looking for a frame header.
 const RAW_READ: usize = 8 * 1024;
-/// Largest control frame payload (RFC 6455 5.5).
-const MAX_CONTROL_PAYLOAD: usize = 125;
-
-const OP_CONTINUATION: u8 = 0x0;
-const OP_TEXT: u8 = 0x1;
-const OP_BINARY: u8 = 0x2;
-const OP_CLOSE: u8 = 0x8;
-const OP_PING: u8 = 0x9;
-const OP_PONG: u8 = 0xA;
 
 /// Close statuses (RFC 6455 7.4.1).
 const STATUS_NORMAL: u16 = 1000;
@@ -91,67 +90,36 @@ impl Link {
     }
 }
 
-/// A frame header: the fields the reader checks.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-struct Header {
-    fin: bool,
-    opcode: u8,
-    mask: Option<[u8; 4]>,
-    len: u64,
-    /// Bytes the header took.
-    size: usize,
-}
-
 /// A violation of RFC 6455 by the client, with nats-server's wording where it has one.
 #[derive(Debug, Clone, PartialEq, Eq)]
 struct ProtocolError(String);
 
-/// Parse a frame header at the start of `buf`; `Ok(None)` when more bytes are needed.
-fn parse_header(buf: &[u8]) -> Result<Option<Header>, ProtocolError> {
-    let [b0, b1, ..] = *buf else {
+/// Parse a client frame header at the start of `buf` and apply a server's rules to it;
+/// `Ok(None)` when more bytes are needed.
+fn parse_header(buf: &[u8]) -> Result<Option<FrameHeader>, ProtocolError> {
+    // The reserved bits and the mask bit are judged as soon as the first two bytes arrive
+    // (nats-server decides the mask bit there too): a bad frame is refused at once, and
+    // for that rather than for a bad length.
+    if let [b0, b1, ..] = *buf {
+        if b0 & RSV_BITS != 0 {
+            // RSV1 would be compression, which rnats never negotiates.
+            return Err(ProtocolError("reserved bits set".into()));
+        }
+        if b1 & MASK_BIT == 0 {
+            return Err(ProtocolError("mask bit missing".into()));
+        }
+    }
+    let Some(header) = frame::parse_header(buf).map_err(|e| ProtocolError(e.to_string()))? else {
         return Ok(None);
     };
-    let fin = b0 & 0x80 != 0;
-    let opcode = b0 & 0x0F;
-    if b0 & 0x70 != 0 {
-        // RSV1 would be compression, which rnats never negotiates.
-        return Err(ProtocolError("reserved bits set".into()));
-    }
-    let masked = b1 & 0x80 != 0;
-    if !masked {
-        return Err(ProtocolError("mask bit missing".into()));
-    }
-    let (len, mut size) = match b1 & 0x7F {
-        126 => match buf.get(2..4) {
-            Some(b) => (u64::from(u16::from_be_bytes([b[0], b[1]])), 4),
-            None => return Ok(None),
-        },
-        127 => match buf.get(2..10) {
-            Some(b) => {
-                let mut a = [0u8; 8];
-                a.copy_from_slice(b);
-                (u64::from_be_bytes(a), 10)
-            }
-            None => return Ok(None),
-        },
-        n => (u64::from(n), 2),
-    };
-    if len >> 63 != 0 {
-        return Err(ProtocolError("invalid frame length".into()));
-    }
-    let Some(key) = buf.get(size..size + 4) else {
-        return Ok(None);
-    };
-    let mask = Some([key[0], key[1], key[2], key[3]]);
-    size += 4;
-    match opcode {
+    match header.opcode {
         OP_CLOSE | OP_PING | OP_PONG => {
-            if len > MAX_CONTROL_PAYLOAD as u64 {
+            if header.len > MAX_CONTROL_PAYLOAD as u64 {
                 return Err(ProtocolError(format!(
                     "control frame length bigger than maximum allowed of {MAX_CONTROL_PAYLOAD} bytes"
                 )));
             }
-            if !fin {
+            if !header.fin {
                 return Err(ProtocolError(
                     "control frame does not have final bit set".into(),
                 ));
@@ -160,57 +128,17 @@ fn parse_header(buf: &[u8]) -> Result<Option<Header>, ProtocolError> {
         OP_CONTINUATION | OP_TEXT | OP_BINARY => {}
         other => return Err(ProtocolError(format!("unknown opcode {other}"))),
     }
-    Ok(Some(Header {
-        fin,
-        opcode,
-        mask,
-        len,
-        size,
-    }))
+    Ok(Some(header))
 }
 
-/// XOR `data` with `key`, `data` starting at byte `offset` of the frame payload.
-fn unmask(data: &mut [u8], key: [u8; 4], offset: usize) {
-    // Eight bytes at a time with the key lined up to `data[0]`: the compiler vectorizes
-    // this, not a byte loop indexing the key (which took a quarter of the server's CPU at
-    // 16 KiB messages over WebSocket).
-    let mut lined_up = [0u8; 8];
-    for (i, k) in lined_up.iter_mut().enumerate() {
-        *k = key[(offset + i) & 3];
-    }
-    let word = u64::from_ne_bytes(lined_up);
-    let mut words = data.chunks_exact_mut(8);
-    for chunk in &mut words {
-        let mut w = [0u8; 8];
-        w.copy_from_slice(chunk);
-        chunk.copy_from_slice(&(u64::from_ne_bytes(w) ^ word).to_ne_bytes());
-    }
-    // The tail starts at a multiple of 8, so the key still lines up with `lined_up`.
-    for (b, k) in words.into_remainder().iter_mut().zip(lined_up) {
-        *b ^= k;
-    }
-}
-
-/// Encode a server frame header (never masked) into `out`; returns its length.
-fn encode_header(out: &mut [u8; 10], opcode: u8, len: usize) -> usize {
-    out[0] = 0x80 | opcode;
-    if len <= 125 {
-        out[1] = len as u8;
-        2
-    } else if len <= usize::from(u16::MAX) {
-        out[1] = 126;
-        out[2..4].copy_from_slice(&(len as u16).to_be_bytes());
-        4
-    } else {
-        out[1] = 127;
-        out[2..10].copy_from_slice(&(len as u64).to_be_bytes());
-        10
-    }
+/// Encode a server frame header (final, never masked) into `out`; returns its length.
+fn encode_header(out: &mut [u8; MAX_HEADER], opcode: u8, len: usize) -> usize {
+    frame::encode_header(out, true, opcode, len as u64, None)
 }
 
 /// A whole control frame.
 fn control_frame(opcode: u8, payload: &[u8]) -> Vec<u8> {
-    let mut header = [0u8; 10];
+    let mut header = [0u8; MAX_HEADER];
     let n = encode_header(&mut header, opcode, payload.len());
     let mut frame = Vec::with_capacity(n + payload.len());
     frame.extend_from_slice(&header[..n]);
@@ -348,7 +276,7 @@ impl<Rd: AsyncRead + Unpin> WsReader<Rd> {
                     }
                     let dst = &mut out[filled..filled + n];
                     dst.copy_from_slice(&self.raw.bytes()[..n]);
-                    unmask(dst, key, offset);
+                    frame::apply_mask(dst, key, offset);
                     self.raw.advance(n);
                     filled += n;
                     self.state = ReadState::Payload {
@@ -368,7 +296,7 @@ impl<Rd: AsyncRead + Unpin> WsReader<Rd> {
                             return Ok(filled);
                         }
                         let mut payload = self.raw.bytes()[h.size..total].to_vec();
-                        unmask(&mut payload, key, 0);
+                        frame::apply_mask(&mut payload, key, 0);
                         self.raw.advance(total);
                         self.control(h.opcode, payload);
                         continue;
@@ -464,7 +392,7 @@ impl<Rd: AsyncRead + Unpin> AsyncRead for WsReader<Rd> {
                     if n == 0 {
                         return Poll::Ready(Ok(0));
                     }
-                    unmask(&mut out[..n], key, offset);
+                    frame::apply_mask(&mut out[..n], key, offset);
                     this.state = ReadState::Payload {
                         left: left - n as u64,
                         key,
@@ -491,7 +419,7 @@ pub struct WsWriter<Wr> {
     inner: Wr,
     link: Arc<Link>,
     /// Header of the data frame being written.
-    header: [u8; 10],
+    header: [u8; MAX_HEADER],
     header_len: usize,
     header_sent: usize,
     /// Payload bytes of that frame not yet written.
@@ -508,7 +436,7 @@ impl<Wr: AsyncWrite + Unpin> WsWriter<Wr> {
         WsWriter {
             inner,
             link,
-            header: [0; 10],
+            header: [0; MAX_HEADER],
             header_len: 0,
             header_sent: 0,
             frame_left: 0,
@@ -652,24 +580,6 @@ mod tests {
     use std::future::Future;
     use std::task::Waker;
 
-    #[test]
-    fn unmask_matches_the_byte_definition_at_every_offset_and_length() {
-        let key = [0x11, 0x22, 0x33, 0x44];
-        let data: Vec<u8> = (0..100u8).collect();
-        for offset in 0..8 {
-            for len in 0..data.len() {
-                let mut fast = data[..len].to_vec();
-                unmask(&mut fast, key, offset);
-                let slow: Vec<u8> = data[..len]
-                    .iter()
-                    .enumerate()
-                    .map(|(i, b)| b ^ key[(offset + i) % 4])
-                    .collect();
-                assert_eq!(fast, slow, "offset {offset}, len {len}");
-            }
-        }
-    }
-
     /// A client frame: masked with a fixed key.
     fn client_frame(b0: u8, payload: &[u8]) -> Vec<u8> {
         let key = [0x11, 0x22, 0x33, 0x44];
@@ -811,6 +721,16 @@ mod tests {
             (
                 long_ping,
                 "control frame length bigger than maximum allowed of 125 bytes",
+            ),
+            (
+                vec![0x82, 0xFF, 0x80, 0, 0, 0, 0, 0, 0, 0],
+                "invalid frame length",
+            ),
+            // Judged from the first two bytes, before the length and the key.
+            (vec![0xC2, 0x80], "reserved bits set"),
+            (
+                vec![0x82, 0x7F, 0x80, 0, 0, 0, 0, 0, 0, 0],
+                "mask bit missing",
             ),
         ];
         for (input, message) in cases {

@@ -124,6 +124,8 @@ pub fn send_raw_request(
     })
 }
 
+// Not `rnats_engine::websocket::frame` on purpose: a test client must not share the codec it tests.
+
 /// A client frame: `fin` flag, `opcode`, masked with a key derived from `seed` (clients
 /// must mask).
 pub fn client_frame(opcode: u8, payload: &[u8], fin: bool, seed: u32) -> Vec<u8> {
