@@ -311,3 +311,58 @@ include missing.missing
 """,
 ]
 write("config", configs)
+
+# --- websocket: [n splits][window A][window B][step] frames [n x u16 LE offsets]
+# (see fuzz/src/websocket.rs; windows and step: 0 = large, else the value)
+
+
+def ws_frame(b0, payload, key=b"\x11\x22\x33\x44", length_form=None):
+    """A client frame (masked with `key`); `length_form` 16/64 forces a longer length field."""
+    n = len(payload)
+    form = length_form or (7 if n <= 125 else 16 if n <= 0xFFFF else 64)
+    if form == 7:
+        head = bytes([b0, 0x80 | n])
+    elif form == 16:
+        head = bytes([b0, 0x80 | 126]) + struct.pack(">H", n)
+    else:
+        head = bytes([b0, 0x80 | 127]) + struct.pack(">Q", n)
+    masked = bytes(b ^ key[i % 4] for i, b in enumerate(payload))
+    return head + key + masked
+
+
+def ws_seed(frames, window_a=0, window_b=0, step=0, cuts=()):
+    return bytes([len(cuts), window_a, window_b, step]) + frames + b"".join(
+        struct.pack("<H", c) for c in cuts
+    )
+
+
+ZERO = b"\x00\x00\x00\x00"
+fragmented = (
+    ws_frame(0x02, b"PUB a 5\r\nhel")  # binary, not final
+    + ws_frame(0x89, b"ping!")  # a ping between fragments
+    + ws_frame(0x00, b"lo\r\n")  # continuation, not final
+    + ws_frame(0x80, b"PING\r\n")  # continuation, final
+    + ws_frame(0x81, b"SUB foo 1\r\n", key=ZERO)  # text
+    + ws_frame(0x8A, b"pong")  # an unsolicited pong: ignored
+    + ws_frame(0x88, b"\x03\xe8bye")  # close 1000 "bye"
+    + ws_frame(0x82, b"after close")
+)
+websocket = [
+    ws_seed(fragmented),
+    ws_seed(fragmented, window_a=3, window_b=7, step=5, cuts=(1, 2, 9, 30, 31, 60)),
+    ws_seed(ws_frame(0x82, b"x" * 300) + ws_frame(0x82, b"PUB b 0\r\n\r\n", key=ZERO), window_a=100, step=7),
+    ws_seed(ws_frame(0x82, b"PING\r\n", length_form=16) + ws_frame(0x82, b"y" * 200, length_form=64), window_b=1),
+    ws_seed(ws_frame(0x82, b"z" * 70000), window_a=255, window_b=0, step=0, cuts=(14, 8200)),
+    # A 64-bit length far beyond the input: the stream ends inside the payload.
+    ws_seed(b"\x82\xff\x00\x00\x00\x01\x00\x00\x00\x00" + ZERO + b"PUB c 1\r\nx\r\n"),
+    ws_seed(ws_frame(0x88, b"") + ws_frame(0x88, b"\x03\xea")),
+    ws_seed(ws_frame(0x88, b"\x03\xe8\xff\xfe")),
+    ws_seed(ws_frame(0x89, b"p" * 125) + ws_frame(0x89, b"p" * 126)),
+    ws_seed(ws_frame(0x02, b"a") + ws_frame(0x82, b"b")),
+    ws_seed(ws_frame(0x80, b"x") + ws_frame(0x09, b"x")),
+    ws_seed(b"\x82\x05hello" + b"\xc2\x80"),
+    ws_seed(b"\x82\xff\x80\x00\x00\x00\x00\x00\x00\x00" + ZERO),
+    ws_seed(ws_frame(0x83, b"x") + ws_frame(0x8B, b"") + b"\x00\xff\x13\x37garbage"),
+]
+# The 70 000-byte frame is past run.sh's -max_len of 4096 but is replayed by `cargo test`.
+write("websocket", websocket)

@@ -16,7 +16,7 @@ secs=${1:-60}
 shift || true
 targets=("$@")
 if [ ${#targets[@]} -eq 0 ]; then
-    targets=(server_parser client_parser subjects connection config)
+    targets=(server_parser client_parser subjects connection config websocket)
 fi
 sanitizer=${SANITIZER:-address}
 
@@ -31,6 +31,7 @@ max_len() {
         connection) echo 8192 ;;
         subjects) echo 2048 ;;
         config) echo 4096 ;;
+        websocket) echo 4096 ;;
     esac
 }
 
@@ -38,6 +39,7 @@ dict() {
     case $1 in
         config) echo dict/config.dict ;;
         subjects) echo "" ;;
+        websocket) echo dict/websocket.dict ;;
         *) echo dict/nats.dict ;;
     esac
 }

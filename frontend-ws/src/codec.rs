@@ -76,6 +76,18 @@ impl Link {
         self.control.lock().unwrap_or_else(|e| e.into_inner())
     }
 
+    /// The ping payloads still to be answered and the close frame recorded so far, as
+    /// the writer will send them. Not part of the API: the `websocket` fuzz target checks
+    /// the reader's control output with it.
+    #[doc(hidden)]
+    pub fn queued_control(&self) -> (Vec<Vec<u8>>, Option<(u16, String)>) {
+        let control = self.control();
+        (
+            control.pongs.iter().cloned().collect(),
+            control.close.clone(),
+        )
+    }
+
     fn queue_pong(&self, payload: Vec<u8>) {
         self.control().pongs.push_back(payload);
         self.conn.wake_writer();
@@ -164,6 +176,18 @@ fn close_payload(status: u16, reason: &str) -> Vec<u8> {
     payload.extend_from_slice(reason.as_bytes());
     payload.extend_from_slice(ellipsis.as_bytes());
     payload
+}
+
+/// A protocol error found after `filled` bytes were decoded in the same read: those bytes
+/// go out first, and as nothing of the bad frame was consumed, the next read finds the
+/// error again. (Failing at once would drop them, so what the engine gets before the
+/// error would depend on how the socket and the engine's buffer cut the stream.)
+fn error_after(filled: usize, e: ProtocolError) -> Result<usize, ProtocolError> {
+    if filled > 0 {
+        Ok(filled)
+    } else {
+        Err(e)
+    }
 }
 
 /// Where the reader is in the client's frame stream.
@@ -286,8 +310,10 @@ impl<Rd: AsyncRead + Unpin> WsReader<Rd> {
                     };
                 }
                 ReadState::Header => {
-                    let Some(h) = parse_header(self.raw.bytes())? else {
-                        return Ok(filled);
+                    let h = match parse_header(self.raw.bytes()) {
+                        Ok(Some(h)) => h,
+                        Ok(None) => return Ok(filled),
+                        Err(e) => return error_after(filled, e),
                     };
                     let key = h.mask.unwrap_or_default();
                     if h.opcode >= OP_CLOSE {
@@ -301,16 +327,15 @@ impl<Rd: AsyncRead + Unpin> WsReader<Rd> {
                         self.control(h.opcode, payload);
                         continue;
                     }
-                    match (h.opcode, self.in_message) {
-                        (OP_CONTINUATION, false) => {
-                            return Err(ProtocolError("invalid continuation frame".into()))
-                        }
-                        (OP_TEXT | OP_BINARY, true) => {
-                            return Err(ProtocolError(
-                                "new message started before final frame for previous message was received".into(),
-                            ))
-                        }
-                        _ => {}
+                    let out_of_sequence = match (h.opcode, self.in_message) {
+                        (OP_CONTINUATION, false) => Some("invalid continuation frame"),
+                        (OP_TEXT | OP_BINARY, true) => Some(
+                            "new message started before final frame for previous message was received",
+                        ),
+                        _ => None,
+                    };
+                    if let Some(message) = out_of_sequence {
+                        return error_after(filled, ProtocolError(message.into()));
                     }
                     self.in_message = !h.fin;
                     self.raw.advance(h.size);
@@ -739,6 +764,61 @@ mod tests {
             assert_eq!(err.kind(), io::ErrorKind::InvalidData);
             assert_eq!(err.to_string(), message);
             assert_eq!(link.control().close, Some((1002, message.to_string())));
+        }
+    }
+
+    #[test]
+    fn payload_decoded_before_a_protocol_error_is_delivered_whatever_the_window() {
+        // Found by the `websocket` fuzz target: with a window big enough for "a" and the
+        // next header, the error was returned and the "a" already decoded was dropped.
+        let cases: Vec<(Vec<u8>, &str)> = vec![
+            (
+                [client_frame(0x02, b"a"), client_frame(0x82, b"b")].concat(),
+                "new message started before final frame for previous message was received",
+            ),
+            (
+                [client_frame(0x82, b"ab"), client_frame(0x80, b"c")].concat(),
+                "invalid continuation frame",
+            ),
+            (
+                [client_frame(0x82, b"ab"), vec![0xC2, 0x80]].concat(),
+                "reserved bits set",
+            ),
+            (
+                [client_frame(0x82, b"ab"), client_frame(0x83, b"")].concat(),
+                "unknown opcode 3",
+            ),
+        ];
+        for (input, message) in cases {
+            // The first frame's payload (a 7-bit length, after a 6-byte header), unmasked.
+            let len = usize::from(input[1] & 0x7F);
+            let want: Vec<u8> = input[6..6 + len]
+                .iter()
+                .enumerate()
+                .map(|(i, b)| b ^ [0x11, 0x22, 0x33, 0x44][i & 3])
+                .collect();
+            for step in [1, 3, usize::MAX] {
+                for window in [1, 2, 100] {
+                    let link = link();
+                    let mut reader = WsReader::new(Chunked { data: &input, step }, link.clone());
+                    let mut cx = Context::from_waker(Waker::noop());
+                    let mut got = Vec::new();
+                    let mut buf = vec![0u8; window];
+                    let err = loop {
+                        match Pin::new(&mut reader).poll_read(&mut cx, &mut buf) {
+                            Poll::Ready(Ok(n)) => {
+                                assert!(n > 0, "{message}: ended without the error");
+                                got.extend_from_slice(&buf[..n]);
+                            }
+                            Poll::Ready(Err(e)) => break e,
+                            Poll::Pending => unreachable!("the test reader never waits"),
+                        }
+                    };
+                    assert_eq!(got, want, "{message}: step {step}, window {window}");
+                    assert_eq!(err.to_string(), message);
+                    assert_eq!(link.control().close, Some((1002, message.to_string())));
+                }
+            }
         }
     }
 

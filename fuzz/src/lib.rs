@@ -6,6 +6,7 @@ pub mod config;
 pub mod connection;
 pub mod parsers;
 pub mod subjects;
+pub mod websocket;
 
 /// Whether `RNATS_FUZZ_TRACE` is set: the scripted targets then print what they do (for
 /// reading a crash input).

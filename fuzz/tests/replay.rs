@@ -58,3 +58,8 @@ fn subjects() {
 fn config() {
     replay("config", rnats_fuzz::config::config);
 }
+
+#[test]
+fn websocket() {
+    replay("websocket", rnats_fuzz::websocket::websocket);
+}
