@@ -195,6 +195,16 @@ fn nanos_to_duration(n: i64) -> Duration {
     Duration::from_nanos(n.max(0) as u64)
 }
 
+/// The credentials and timeout of an `authorization` block, as read (empty / 0 when
+/// absent).
+#[derive(Default)]
+struct SimpleAuth {
+    user: String,
+    pass: String,
+    token: String,
+    timeout: f64,
+}
+
 impl<'o> Applier<'o> {
     pub(crate) fn new(opts: &'o mut Options) -> Self {
         let strict = opts.strict;
@@ -617,37 +627,15 @@ impl<'o> Applier<'o> {
 
     fn authorization(&mut self, tk: &Token) {
         let Some(m) = self.map(tk) else { return };
-        let mut user = String::new();
-        let mut pass = String::new();
-        let mut token = String::new();
-        let mut timeout: f64 = 0.0;
+        let mut simple = SimpleAuth::default();
         let mut users: Option<(Vec<User>, Vec<String>)> = None;
         let mut default_perms: Option<Permissions> = None;
         for (k, v) in m {
-            match k.to_ascii_lowercase().as_str() {
-                "user" | "username" => {
-                    if let Some(s) = self.str(v) {
-                        user = s.to_string();
-                    }
-                }
-                "pass" | "password" => {
-                    if let Some(s) = self.str(v) {
-                        pass = s.to_string();
-                    }
-                }
-                "token" => {
-                    if let Some(s) = self.str(v) {
-                        token = s.to_string();
-                    }
-                }
-                "timeout" => {
-                    // nats-server: seconds as an integer or a float; anything else means 1.
-                    timeout = match v.value {
-                        Value::Int(i) => i as f64,
-                        Value::Float(f) => f,
-                        _ => 1.0,
-                    };
-                }
+            let key = k.to_ascii_lowercase();
+            if self.simple_auth_field(&key, v, &mut simple) {
+                continue;
+            }
+            match key.as_str() {
                 "users" => {
                     if let Some(u) = self.users(v, true) {
                         users = Some(u);
@@ -661,6 +649,12 @@ impl<'o> Applier<'o> {
                 _ => self.unknown(k, v),
             }
         }
+        let SimpleAuth {
+            user,
+            pass,
+            token,
+            timeout,
+        } = simple;
         if (!user.is_empty() || !pass.is_empty()) && !token.is_empty() {
             self.err(tk, "Cannot have a user/pass and token");
             return;
@@ -711,6 +705,31 @@ impl<'o> Applier<'o> {
         }
         auth.users.extend(list.into_iter().flatten());
         auth.default_permissions = default_perms;
+    }
+
+    /// One of the keys both `authorization` blocks (the server's and the websocket's) take:
+    /// `user`/`username`, `pass`/`password`, `token`, `timeout`. Returns false for any
+    /// other key (`key` is lower case).
+    fn simple_auth_field(&mut self, key: &str, v: &Token, auth: &mut SimpleAuth) -> bool {
+        let slot = match key {
+            "user" | "username" => &mut auth.user,
+            "pass" | "password" => &mut auth.pass,
+            "token" => &mut auth.token,
+            "timeout" => {
+                // nats-server: seconds as an integer or a float; anything else means 1.
+                auth.timeout = match v.value {
+                    Value::Int(i) => i as f64,
+                    Value::Float(f) => f,
+                    _ => 1.0,
+                };
+                return true;
+            }
+            _ => return false,
+        };
+        if let Some(s) = self.str(v) {
+            *slot = s.to_string();
+        }
+        true
     }
 
     /// The user names and nkeys defined so far, in `authorization` and in `accounts`
@@ -1329,43 +1348,24 @@ impl<'o> Applier<'o> {
             return;
         };
         let errors_before = self.errors.len();
-        let mut timeout: f64 = 0.0;
-        let (mut user, mut pass, mut token) = (String::new(), String::new(), String::new());
+        let mut simple = SimpleAuth::default();
         for (k, v) in m {
-            match k.to_ascii_lowercase().as_str() {
-                "user" | "username" => {
-                    if let Some(s) = self.str(v) {
-                        user = s.to_string();
-                    }
-                }
-                "pass" | "password" => {
-                    if let Some(s) = self.str(v) {
-                        pass = s.to_string();
-                    }
-                }
-                "token" => {
-                    if let Some(s) = self.str(v) {
-                        token = s.to_string();
-                    }
-                }
-                "timeout" => {
-                    timeout = match v.value {
-                        Value::Int(i) => i as f64,
-                        Value::Float(f) => f,
-                        _ => 1.0,
-                    };
-                }
-                _ => {
-                    // Unknown fields are reported without aborting the block.
-                    self.unknown(k, v);
-                    continue;
-                }
+            if !self.simple_auth_field(&k.to_ascii_lowercase(), v, &mut simple) {
+                // Unknown fields are reported without aborting the block.
+                self.unknown(k, v);
+                continue;
             }
             if self.errors.len() > errors_before {
                 self.err(tk, NIL_DEREF);
                 return;
             }
         }
+        let SimpleAuth {
+            user,
+            pass,
+            token,
+            timeout,
+        } = simple;
         ws.username = (!user.is_empty()).then_some(user);
         ws.password = (!pass.is_empty()).then_some(pass);
         ws.token = (!token.is_empty()).then_some(token);
