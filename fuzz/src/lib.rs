@@ -15,6 +15,21 @@ pub fn tracing() -> bool {
     *ON.get_or_init(|| std::env::var_os("RNATS_FUZZ_TRACE").is_some())
 }
 
+/// Splits `rest` into the data and the split offsets the parser targets read from its end:
+/// `n % 32` little-endian `u16`s (fewer if `rest` is short), each taken modulo
+/// `data.len() + 1` and sorted (duplicates kept: an empty chunk is a valid call).
+pub fn split_cuts(rest: &[u8], n: u8) -> (&[u8], Vec<usize>) {
+    let n = usize::from(n % 32);
+    let tail_len = (2 * n).min(rest.len() / 2 * 2);
+    let (data, tail) = rest.split_at(rest.len() - tail_len);
+    let mut cuts: Vec<usize> = tail
+        .chunks_exact(2)
+        .map(|c| usize::from(u16::from_le_bytes([c[0], c[1]])) % (data.len() + 1))
+        .collect();
+    cuts.sort_unstable();
+    (data, cuts)
+}
+
 /// Pulls script values off the front of a fuzz input; once it is exhausted every read
 /// returns zero / empty, so any input is a valid script.
 #[derive(Debug)]

@@ -35,14 +35,7 @@ impl<'a> Input<'a> {
     /// Decode; `None` for inputs shorter than the header.
     pub fn decode(input: &'a [u8]) -> Option<Self> {
         let (&[flags, cl, pl, n], rest) = input.split_first_chunk::<4>()?;
-        let n = usize::from(n % 32);
-        let tail_len = (2 * n).min(rest.len() / 2 * 2);
-        let (data, tail) = rest.split_at(rest.len() - tail_len);
-        let mut cuts: Vec<usize> = tail
-            .chunks_exact(2)
-            .map(|c| usize::from(u16::from_le_bytes([c[0], c[1]])) % (data.len() + 1))
-            .collect();
-        cuts.sort_unstable();
+        let (data, cuts) = crate::split_cuts(rest, n);
         Some(Input {
             limits: ParserLimits {
                 max_control_line: if cl == 255 {
