@@ -34,7 +34,8 @@
 
 use super::conn::Connection;
 use super::outbound::{CloseReason, WriteEvent};
-use super::{PeerAddr, Server, RNATS_VERSION};
+use super::{PeerAddr, Server};
+use crate::client::ClientOptions;
 use crate::prelude::*;
 use crate::proto::{encode, ClientParser, MsgRanges, ParserLimits, ServerOp};
 use crate::time::Instant;
@@ -43,7 +44,6 @@ use bytes::{Buf, Bytes, BytesMut};
 use core::fmt;
 use core::future::poll_fn;
 use core::task::{Context, Poll, Waker};
-use serde::Serialize;
 
 /// How an in-process client introduces itself in its CONNECT.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -119,26 +119,6 @@ pub struct LocalClient {
     closed: Option<CloseReason>,
 }
 
-/// The CONNECT this client sends.
-#[derive(Serialize)]
-struct ConnectJson<'a> {
-    verbose: bool,
-    pedantic: bool,
-    protocol: i64,
-    echo: bool,
-    headers: bool,
-    lang: &'a str,
-    version: &'a str,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    name: Option<&'a str>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    user: Option<&'a str>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pass: Option<&'a str>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    auth_token: Option<&'a str>,
-}
-
 /// What one parsed server op asks of the client, with a message's parts as offsets into
 /// the incoming buffer (so the buffer can be split once the borrow of the op has ended).
 enum Parsed {
@@ -174,21 +154,17 @@ impl LocalClient {
             next_sid: 1,
             closed: None,
         };
-        let connect = ConnectJson {
-            verbose: false,
-            pedantic: false,
-            protocol: 1,
+        // The CONNECT of the engine's own client, as any stock client sends it (headers
+        // and no-responders on).
+        let json = ClientOptions {
+            name: options.name.clone(),
+            user: options.user.clone(),
+            pass: options.pass.clone(),
+            token: options.token.clone(),
             echo: !options.no_echo,
-            headers: true,
-            lang: "rust",
-            version: RNATS_VERSION,
-            name: options.name.as_deref(),
-            user: options.user.as_deref(),
-            pass: options.pass.as_deref(),
-            auth_token: options.token.as_deref(),
-        };
-        let json = serde_json::to_vec(&connect)
-            .map_err(|_| LocalError::Server(String::from("cannot encode CONNECT")))?;
+            ..ClientOptions::default()
+        }
+        .connect_json();
         client.send(|out| encode::connect(out, &json))?;
         Ok(client)
     }

@@ -244,3 +244,19 @@ fn slow_local_consumer_is_cut_off_like_any_other() {
         Err(LocalError::Closed(CloseReason::SlowConsumerPendingBytes))
     );
 }
+
+#[test]
+fn a_request_nobody_answers_gets_no_responders_as_with_any_client() {
+    // LocalClient sends the engine client's CONNECT (headers and no_responders on).
+    let server = server(Options::default());
+    let mut requester = client(&server);
+    requester.subscribe("inbox.1").unwrap();
+    requester
+        .publish_with_reply("nobody.home", "inbox.1", "ping")
+        .unwrap();
+    let answer = requester.try_next_message().expect("503 delivered");
+    assert_eq!(&answer.subject[..], b"inbox.1");
+    let headers = answer.headers.expect("status header block");
+    assert!(headers.starts_with(b"NATS/1.0 503"), "{headers:?}");
+    assert!(answer.payload.is_empty());
+}
