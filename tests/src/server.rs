@@ -594,39 +594,10 @@ impl TestServer {
                 }
             }
         }
-        // Monitor port: must accept.
-        if config.monitoring {
-            loop {
-                if TcpStream::connect_timeout(
-                    &([127, 0, 0, 1], http_port).into(),
-                    Duration::from_millis(200),
-                )
-                .is_ok()
-                {
-                    break;
-                }
-                if let Some(status) = server.exit_status() {
-                    return Err((
-                        describe(&server, &format!("exited early with {status}")),
-                        false,
-                    ));
-                }
-                if Instant::now() >= deadline {
-                    return Err((
-                        describe(
-                            &server,
-                            "monitor port did not accept connections within 10 s",
-                        ),
-                        false,
-                    ));
-                }
-                std::thread::sleep(Duration::from_millis(20));
-            }
-        }
-        // WebSocket port: must accept.
-        if websocket {
+        // Monitor and WebSocket ports: must accept.
+        let wait_accepting = |port: u16, what: &str| -> Result<(), (String, bool)> {
             while TcpStream::connect_timeout(
-                &([127, 0, 0, 1], ws_port).into(),
+                &([127, 0, 0, 1], port).into(),
                 Duration::from_millis(200),
             )
             .is_err()
@@ -642,13 +613,20 @@ impl TestServer {
                     return Err((
                         describe(
                             &server,
-                            "websocket port did not accept connections within 10 s",
+                            &format!("{what} port did not accept connections within 10 s"),
                         ),
                         false,
                     ));
                 }
                 std::thread::sleep(Duration::from_millis(20));
             }
+            Ok(())
+        };
+        if config.monitoring {
+            wait_accepting(http_port, "monitor")?;
+        }
+        if websocket {
+            wait_accepting(ws_port, "websocket")?;
         }
         Ok(server)
     }
