@@ -6,8 +6,8 @@
 //!   text frames as one continuous NATS byte stream (an op may span frames, a frame may hold
 //!   many ops). Payloads are streamed, never gathered into messages, so a frame of any size
 //!   costs no more memory than the same bytes over TCP, and the engine's limits
-//!   (`max_payload`, `max_control_line`) apply as over TCP. Pings, pongs and closes are
-//!   handled here.
+//!   (`max_payload`, `max_control_line`) apply as over TCP. Pings and closes are passed
+//!   on to the writer.
 //! * [`WsWriter`] sends whatever the engine writes as binary frames of at most
 //!   [`MAX_FRAME`] bytes: a frame header in front of the engine's own chunks in one
 //!   vectored write, so payloads are not copied. It also sends the pongs and the close
@@ -16,16 +16,18 @@
 //! The two halves share a [`Link`]: the reader queues pongs and the close reply there and
 //! wakes the writer through the engine ([`ConnShared::wake_writer`]).
 //!
-//! Frame headers are read and written, and payloads unmasked, by the engine's codec
-//! ([`rnats_engine::websocket::frame`]); what a server must refuse in a client's frames
-//! is decided here.
+//! The client's frames are decoded, and what a server must refuse in them decided, by the
+//! engine's [`ServerFrameDecoder`]; frame headers are written by its codec
+//! ([`rnats_engine::websocket::frame`]). This file only reads and writes the socket.
 
 use futures_io::{AsyncRead, AsyncWrite};
 use rnats_engine::server::{CloseReason, ConnShared};
 use rnats_engine::websocket::close_status;
+use rnats_engine::websocket::decoder::{
+    ControlEvent, ProtocolError, ServerFrameDecoder, STATUS_PROTOCOL_ERROR,
+};
 use rnats_engine::websocket::frame::{
-    self, FrameHeader, MASK_BIT, MAX_CONTROL_PAYLOAD, MAX_HEADER, OP_BINARY, OP_CLOSE,
-    OP_CONTINUATION, OP_PING, OP_PONG, OP_TEXT, RSV_BITS,
+    self, MAX_CONTROL_PAYLOAD, MAX_HEADER, OP_BINARY, OP_CLOSE, OP_PONG,
 };
 use std::collections::VecDeque;
 use std::io::{self, IoSlice};
@@ -40,11 +42,6 @@ pub const MAX_FRAME: usize = 64 * 1024;
 const MAX_IOVECS: usize = 64;
 /// Socket bytes read at once while looking for a frame header.
 const RAW_READ: usize = 8 * 1024;
-
-/// Close statuses (RFC 6455 7.4.1).
-const STATUS_NORMAL: u16 = 1000;
-const STATUS_PROTOCOL_ERROR: u16 = 1002;
-const STATUS_INVALID_PAYLOAD: u16 = 1007;
 
 /// What the reader hands to the writer.
 #[derive(Debug, Default)]
@@ -102,47 +99,6 @@ impl Link {
     }
 }
 
-/// A violation of RFC 6455 by the client, with nats-server's wording where it has one.
-#[derive(Debug, Clone, PartialEq, Eq)]
-struct ProtocolError(String);
-
-/// Parse a client frame header at the start of `buf` and apply a server's rules to it;
-/// `Ok(None)` when more bytes are needed.
-fn parse_header(buf: &[u8]) -> Result<Option<FrameHeader>, ProtocolError> {
-    // The reserved bits and the mask bit are judged as soon as the first two bytes arrive
-    // (nats-server decides the mask bit there too): a bad frame is refused at once, and
-    // for that rather than for a bad length.
-    if let [b0, b1, ..] = *buf {
-        if b0 & RSV_BITS != 0 {
-            // RSV1 would be compression, which rnats never negotiates.
-            return Err(ProtocolError("reserved bits set".into()));
-        }
-        if b1 & MASK_BIT == 0 {
-            return Err(ProtocolError("mask bit missing".into()));
-        }
-    }
-    let Some(header) = frame::parse_header(buf).map_err(|e| ProtocolError(e.to_string()))? else {
-        return Ok(None);
-    };
-    match header.opcode {
-        OP_CLOSE | OP_PING | OP_PONG => {
-            if header.len > MAX_CONTROL_PAYLOAD as u64 {
-                return Err(ProtocolError(format!(
-                    "control frame length bigger than maximum allowed of {MAX_CONTROL_PAYLOAD} bytes"
-                )));
-            }
-            if !header.fin {
-                return Err(ProtocolError(
-                    "control frame does not have final bit set".into(),
-                ));
-            }
-        }
-        OP_CONTINUATION | OP_TEXT | OP_BINARY => {}
-        other => return Err(ProtocolError(format!("unknown opcode {other}"))),
-    }
-    Ok(Some(header))
-}
-
 /// Encode a server frame header (final, never masked) into `out`; returns its length.
 fn encode_header(out: &mut [u8; MAX_HEADER], opcode: u8, len: usize) -> usize {
     frame::encode_header(out, true, opcode, len as u64, None)
@@ -178,33 +134,6 @@ fn close_payload(status: u16, reason: &str) -> Vec<u8> {
     payload
 }
 
-/// A protocol error found after `filled` bytes were decoded in the same read: those bytes
-/// go out first, and as nothing of the bad frame was consumed, the next read finds the
-/// error again. (Failing at once would drop them, so what the engine gets before the
-/// error would depend on how the socket and the engine's buffer cut the stream.)
-fn error_after(filled: usize, e: ProtocolError) -> Result<usize, ProtocolError> {
-    if filled > 0 {
-        Ok(filled)
-    } else {
-        Err(e)
-    }
-}
-
-/// Where the reader is in the client's frame stream.
-#[derive(Debug, Clone, Copy)]
-enum ReadState {
-    /// Between frames.
-    Header,
-    /// Inside a data frame's payload.
-    Payload {
-        left: u64,
-        key: [u8; 4],
-        offset: usize,
-    },
-    /// The client closed (or broke the protocol): nothing more is read.
-    Done,
-}
-
 /// Socket bytes read but not yet decoded: `buf[start..end]`. The buffer keeps its length
 /// between reads, so a read does not zero it again (a fresh `resize` per read cost a
 /// `memset` of [`RAW_READ`] bytes for every frame header).
@@ -218,10 +147,6 @@ struct RawBytes {
 impl RawBytes {
     fn bytes(&self) -> &[u8] {
         &self.buf[self.start..self.end]
-    }
-
-    fn len(&self) -> usize {
-        self.end - self.start
     }
 
     fn is_empty(&self) -> bool {
@@ -266,9 +191,8 @@ pub struct WsReader<Rd> {
     link: Arc<Link>,
     /// Socket bytes read but not yet decoded.
     raw: RawBytes,
-    state: ReadState,
-    /// A data message has started and not finished (a continuation frame is due).
-    in_message: bool,
+    /// Where the client's frame stream is: the protocol logic, all in the engine.
+    decoder: ServerFrameDecoder,
 }
 
 impl<Rd: AsyncRead + Unpin> WsReader<Rd> {
@@ -278,98 +202,25 @@ impl<Rd: AsyncRead + Unpin> WsReader<Rd> {
             inner,
             link,
             raw: RawBytes::default(),
-            state: ReadState::Header,
-            in_message: false,
+            decoder: ServerFrameDecoder::new(),
         }
     }
 
-    /// Decode what `raw` holds into `out`: payload bytes copied, control frames handled.
-    /// Returns the bytes written to `out`; stops when `raw` runs out, `out` is full, or
-    /// the stream ends.
+    /// Decode what `raw` holds into `out`, acting on control frames; returns the bytes
+    /// written to `out` (0 when `raw` holds no whole payload byte or control frame, or the
+    /// stream has ended).
     fn decode(&mut self, out: &mut [u8]) -> Result<usize, ProtocolError> {
-        let mut filled = 0;
         loop {
-            match self.state {
-                ReadState::Done => return Ok(filled),
-                ReadState::Payload { left: 0, .. } => self.state = ReadState::Header,
-                ReadState::Payload { left, key, offset } => {
-                    let room = out.len() - filled;
-                    let n = (left.min(self.raw.len() as u64) as usize).min(room);
-                    if n == 0 {
-                        return Ok(filled);
-                    }
-                    let dst = &mut out[filled..filled + n];
-                    dst.copy_from_slice(&self.raw.bytes()[..n]);
-                    frame::apply_mask(dst, key, offset);
-                    self.raw.advance(n);
-                    filled += n;
-                    self.state = ReadState::Payload {
-                        left: left - n as u64,
-                        key,
-                        offset: offset + n,
-                    };
-                }
-                ReadState::Header => {
-                    let h = match parse_header(self.raw.bytes()) {
-                        Ok(Some(h)) => h,
-                        Ok(None) => return Ok(filled),
-                        Err(e) => return error_after(filled, e),
-                    };
-                    let key = h.mask.unwrap_or_default();
-                    if h.opcode >= OP_CLOSE {
-                        let total = h.size + h.len as usize;
-                        if self.raw.len() < total {
-                            return Ok(filled);
-                        }
-                        let mut payload = self.raw.bytes()[h.size..total].to_vec();
-                        frame::apply_mask(&mut payload, key, 0);
-                        self.raw.advance(total);
-                        self.control(h.opcode, payload);
-                        continue;
-                    }
-                    let out_of_sequence = match (h.opcode, self.in_message) {
-                        (OP_CONTINUATION, false) => Some("invalid continuation frame"),
-                        (OP_TEXT | OP_BINARY, true) => Some(
-                            "new message started before final frame for previous message was received",
-                        ),
-                        _ => None,
-                    };
-                    if let Some(message) = out_of_sequence {
-                        return error_after(filled, ProtocolError(message.into()));
-                    }
-                    self.in_message = !h.fin;
-                    self.raw.advance(h.size);
-                    self.state = ReadState::Payload {
-                        left: h.len,
-                        key,
-                        offset: 0,
-                    };
-                }
+            let decoded = self.decoder.decode(self.raw.bytes(), out)?;
+            self.raw.advance(decoded.consumed);
+            match decoded.event {
+                Some(ControlEvent::SendPong(payload)) => self.link.queue_pong(payload),
+                Some(ControlEvent::Close { status, reason }) => self.link.set_close(status, reason),
+                None => return Ok(decoded.written),
             }
-        }
-    }
-
-    /// A ping, pong or close from the client.
-    fn control(&mut self, opcode: u8, payload: Vec<u8>) {
-        match opcode {
-            OP_PING => self.link.queue_pong(payload),
-            OP_CLOSE => {
-                // Echo the client's status and reason; a close without a status is
-                // answered with 1000, never with the reserved 1005 nats-server sends.
-                let (status, reason) = match payload.as_slice() {
-                    [hi, lo, reason @ ..] => match std::str::from_utf8(reason) {
-                        Ok(text) => (u16::from_be_bytes([*hi, *lo]), text.to_string()),
-                        Err(_) => (
-                            STATUS_INVALID_PAYLOAD,
-                            "invalid utf8 body in close frame".to_string(),
-                        ),
-                    },
-                    _ => (STATUS_NORMAL, String::new()),
-                };
-                self.link.set_close(status, reason);
-                self.state = ReadState::Done;
+            if decoded.written > 0 {
+                return Ok(decoded.written);
             }
-            _ => {}
         }
     }
 
@@ -383,9 +234,9 @@ impl<Rd: AsyncRead + Unpin> WsReader<Rd> {
     }
 
     fn protocol_error(&mut self, e: ProtocolError) -> io::Error {
-        self.link.set_close(STATUS_PROTOCOL_ERROR, e.0.clone());
-        self.state = ReadState::Done;
-        io::Error::new(io::ErrorKind::InvalidData, e.0)
+        let message = e.to_string();
+        self.link.set_close(STATUS_PROTOCOL_ERROR, message.clone());
+        io::Error::new(io::ErrorKind::InvalidData, message)
     }
 }
 
@@ -407,31 +258,25 @@ impl<Rd: AsyncRead + Unpin> AsyncRead for WsReader<Rd> {
             if filled > 0 {
                 return Poll::Ready(Ok(filled));
             }
-            match this.state {
-                ReadState::Done => return Poll::Ready(Ok(0)),
-                ReadState::Payload { left, key, offset } if left > 0 && this.raw.is_empty() => {
-                    // Inside a payload with nothing buffered: read straight into the
-                    // engine's buffer and unmask in place.
-                    let want = (left.min(out.len() as u64)) as usize;
-                    let n = ready!(Pin::new(&mut this.inner).poll_read(cx, &mut out[..want]))?;
-                    if n == 0 {
-                        return Poll::Ready(Ok(0));
-                    }
-                    frame::apply_mask(&mut out[..n], key, offset);
-                    this.state = ReadState::Payload {
-                        left: left - n as u64,
-                        key,
-                        offset: offset + n,
-                    };
-                    return Poll::Ready(Ok(n));
+            if this.decoder.is_done() {
+                return Poll::Ready(Ok(0));
+            }
+            let left = this.decoder.payload_left();
+            if left > 0 && this.raw.is_empty() {
+                // Inside a payload with nothing buffered: read straight into the engine's
+                // buffer and unmask in place.
+                let want = (left.min(out.len() as u64)) as usize;
+                let n = ready!(Pin::new(&mut this.inner).poll_read(cx, &mut out[..want]))?;
+                if n == 0 {
+                    return Poll::Ready(Ok(0));
                 }
-                _ => {
-                    if ready!(this.fill_raw(cx))? == 0 {
-                        // The socket ended (in the middle of a frame or not): the client
-                        // is gone, as a TCP client whose socket ends.
-                        return Poll::Ready(Ok(0));
-                    }
-                }
+                this.decoder.unmask_in_place(&mut out[..n]);
+                return Poll::Ready(Ok(n));
+            }
+            if ready!(this.fill_raw(cx))? == 0 {
+                // The socket ended (in the middle of a frame or not): the client is gone,
+                // as a TCP client whose socket ends.
+                return Poll::Ready(Ok(0));
             }
         }
     }

@@ -1,10 +1,11 @@
 //! The runtime-free rules of nats-server's WebSocket listener, shared by every frontend
 //! that serves browsers: which `Origin` headers are let in, and which close status a
-//! closing connection sends; and the RFC 6455 frame header codec ([`frame`]), shared by
-//! the server's WebSocket library and the load generator's client.
+//! closing connection sends; the RFC 6455 frame header codec ([`frame`]), shared by
+//! the server's WebSocket library and the load generator's client; and the server's
+//! reading of a client's frames ([`decoder`]), the state machine every frontend drives.
 //!
-//! The HTTP upgrade, and the rules of each end for the frames it receives, belong to the
-//! frontend's WebSocket library; the NATS byte stream inside the frames goes through
+//! The HTTP upgrade and the socket I/O belong to the frontend's WebSocket library; the
+//! NATS byte stream inside the frames goes through
 //! [`Connection`](crate::server::Connection) exactly as over TCP.
 
 use crate::config::go_quote;
@@ -12,6 +13,7 @@ use crate::options::WebsocketOptions;
 use crate::prelude::*;
 use crate::server::CloseReason;
 
+pub mod decoder;
 pub mod frame;
 
 /// The parts of an origin URL that nats-server compares: lower-cased host, port (the
