@@ -7,6 +7,6 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install-test-deps.sh
-cargo test --workspace "$@"
+cargo test --workspace --no-fail-fast "$@"   # every failing test binary reported, not just the first
 wasm/test.sh
 (cd fuzz && cargo test --tests)
