@@ -2,6 +2,7 @@
 //! defaults. Shared by every frontend.
 
 use crate::prelude::*;
+use core::fmt;
 use core::time::Duration;
 
 /// Default client port.
@@ -247,6 +248,44 @@ impl Default for ResponsePermission {
     }
 }
 
+/// A `tls { ... }` block, as nats-server reads it, with the files it names already read
+/// (nats-server loads them while parsing the config, and reports their errors there). The
+/// engine only checks that they hold the right PEM blocks; a frontend's TLS library parses
+/// them.
+#[derive(Clone, PartialEq, Default)]
+pub struct TlsOptions {
+    /// `cert_file`: path of the PEM certificate chain.
+    pub cert_file: Option<String>,
+    /// `key_file`: path of the PEM private key.
+    pub key_file: Option<String>,
+    /// `ca_file`: path of the PEM certificates that client certificates must chain to.
+    pub ca_file: Option<String>,
+    /// `verify`: require a client certificate signed by `ca_file`'s certificates.
+    pub verify: bool,
+    /// `timeout`: the TLS handshake limit nats-server applies to TCP clients (kept for
+    /// `/varz`; WebSocket handshakes are bounded by `handshake_timeout`, as in nats-server).
+    pub timeout: Option<Duration>,
+    /// The text of `cert_file` (both or neither of the pair are set).
+    pub cert_pem: Option<String>,
+    /// The text of `key_file`.
+    pub key_pem: Option<String>,
+    /// The text of `ca_file`.
+    pub ca_pem: Option<String>,
+}
+
+impl fmt::Debug for TlsOptions {
+    /// Without the private key, so that printing options cannot leak it.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TlsOptions")
+            .field("cert_file", &self.cert_file)
+            .field("key_file", &self.key_file)
+            .field("ca_file", &self.ca_file)
+            .field("verify", &self.verify)
+            .field("timeout", &self.timeout)
+            .finish_non_exhaustive()
+    }
+}
+
 /// The `websocket { ... }` block, as nats-server 2.9 reads it.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct WebsocketOptions {
@@ -261,9 +300,10 @@ pub struct WebsocketOptions {
     /// `advertise`: the `host:port` to tell clients (shown in `/varz`).
     pub advertise: Option<String>,
     /// `no_tls: true`: serve plain `ws://`. nats-server refuses to start without it unless a
-    /// `tls` block is given; rnats has no TLS yet and refuses a `tls` block, so it is
-    /// required.
+    /// `tls` block is given; with a `tls` block it is ignored (TLS wins).
     pub no_tls: bool,
+    /// `tls { ... }`: serve `wss://` with this certificate.
+    pub tls: Option<TlsOptions>,
     /// `same_origin`: a browser's `Origin` must be the host and port it connected to.
     pub same_origin: bool,
     /// `allowed_origins`: a browser's `Origin` must be one of these URLs (scheme, host,

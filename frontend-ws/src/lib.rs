@@ -16,12 +16,16 @@
 //! 3. the shared client loops of `rnats_host::client`, over [`codec::WsReader`] and
 //!    [`codec::WsWriter`], which turn frames into the NATS byte stream and back.
 //!
-//! TLS (`wss://`) is not supported yet: the block must say `no_tls: true`.
+//! With a `tls` block the listener serves `wss://` ([`tls`]): the TLS handshake comes
+//! first, and `handshake_timeout` bounds it and the upgrade together, as in nats-server.
 #![warn(missing_docs)]
 
 pub mod codec;
 pub mod handshake;
+pub mod tls;
 
+use futures_io::{AsyncRead, AsyncWrite};
+use futures_rustls::TlsAcceptor;
 use rnats_engine::options::Options;
 use rnats_engine::server::{ClientType, PeerAddr, Server};
 use rnats_engine::websocket::OriginPolicy;
@@ -34,15 +38,21 @@ use std::future::Future;
 use std::net::SocketAddr;
 use std::pin::Pin;
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 /// The WebSocket listener, when the options have an enabled `websocket` block.
 pub struct WebsocketGateway<R: Runtime> {
     bound: Option<(R::Listener, SocketAddr, String)>,
+    /// The TLS side, with a `tls` block.
+    tls: Option<TlsAcceptor>,
 }
 
 impl<R: Runtime> Default for WebsocketGateway<R> {
     fn default() -> Self {
-        WebsocketGateway { bound: None }
+        WebsocketGateway {
+            bound: None,
+            tls: None,
+        }
     }
 }
 
@@ -58,6 +68,8 @@ impl<R: Runtime> Gateway<R> for WebsocketGateway<R> {
         let Some(ws) = opts.websocket.as_mut().filter(|ws| ws.enabled()) else {
             return Ok(());
         };
+        // Certificates first: a bad one stops the server before anything listens.
+        self.tls = ws.tls.as_ref().map(tls::acceptor).transpose()?;
         let port = ws.port.unwrap_or(0);
         let (listener, addr) = runtime::listen(rt, &ws.host, port)
             .map_err(|e| format!("Unable to listen for websocket connections: {e}"))?;
@@ -68,11 +80,14 @@ impl<R: Runtime> Gateway<R> for WebsocketGateway<R> {
 
     fn log_listening(&self, log: &Logger) {
         if let Some((_, addr, host)) = &self.bound {
+            let scheme = if self.tls.is_some() { "wss" } else { "ws" };
             log.info(&format!(
-                "Listening for websocket clients on ws://{host}:{}",
+                "Listening for websocket clients on {scheme}://{host}:{}",
                 addr.port()
             ));
-            log.warn("Websocket not configured with TLS. DO NOT USE IN PRODUCTION!");
+            if self.tls.is_none() {
+                log.warn("Websocket not configured with TLS. DO NOT USE IN PRODUCTION!");
+            }
         }
     }
 
@@ -87,6 +102,7 @@ impl<R: Runtime> Gateway<R> for WebsocketGateway<R> {
             let Some((listener, _, _)) = self.bound else {
                 return std::future::pending().await;
             };
+            let tls = self.tls;
             let policy = Arc::new(
                 server
                     .options()
@@ -102,6 +118,7 @@ impl<R: Runtime> Gateway<R> for WebsocketGateway<R> {
                             rt.clone(),
                             server.clone(),
                             policy.clone(),
+                            tls.clone(),
                             accepted,
                             log.clone(),
                             tasks.clone(),
@@ -118,28 +135,99 @@ impl<R: Runtime> Gateway<R> for WebsocketGateway<R> {
     }
 }
 
-/// One WebSocket client: the upgrade, then the engine connection over frames.
+/// One WebSocket client: the TLS handshake with a `tls` block, the upgrade, then the
+/// engine connection over frames.
 async fn connection<R: Runtime>(
     rt: R,
     server: Arc<Server>,
     policy: Arc<OriginPolicy>,
-    (mut reader, mut writer, peer): (R::Reader, R::Writer, SocketAddr),
+    tls: Option<TlsAcceptor>,
+    (reader, writer, peer): (R::Reader, R::Writer, SocketAddr),
     log: Arc<Logger>,
     tasks: TaskTracker,
 ) {
-    let timeout = server
+    let started = Instant::now();
+    let limit = server
         .options()
         .websocket
         .as_ref()
         .and_then(|ws| ws.handshake_timeout);
-    let upgrade = handshake::accept(&mut reader, &mut writer, &policy);
-    let outcome = match timeout {
-        Some(limit) => match runtime::timeout(&rt, limit, upgrade).await {
-            Some(outcome) => outcome,
-            // As nats-server's HTTP server: the connection is dropped without a word.
-            None => return,
-        },
-        None => upgrade.await,
+    let Some(acceptor) = tls else {
+        let client = (reader, writer, peer);
+        return upgrade(rt, server, policy, client, started, limit, log, tasks).await;
+    };
+    let handshake = acceptor.accept(tls::Joined::new(reader, writer));
+    let stream = match within(&rt, started, limit, handshake).await {
+        Some(Ok(stream)) => stream,
+        Some(Err(e)) => {
+            // nats-server's HTTP server logs these the same way (its error text is Go's).
+            log.error(&format!(
+                "websocket: TLS handshake error from {}:{}: {e}",
+                peer.ip(),
+                peer.port()
+            ));
+            return;
+        }
+        None => return,
+    };
+    let (reader, writer) = tls::split(stream);
+    upgrade(
+        rt,
+        server,
+        policy,
+        (reader, writer, peer),
+        started,
+        limit,
+        log,
+        tasks,
+    )
+    .await;
+}
+
+/// Run `fut` until `limit` after `started` (no limit: `None`); `None` when time ran out.
+async fn within<R: Runtime, F: Future>(
+    rt: &R,
+    started: Instant,
+    limit: Option<Duration>,
+    fut: F,
+) -> Option<F::Output> {
+    match limit {
+        Some(limit) => {
+            let left = limit.saturating_sub(started.elapsed());
+            runtime::timeout(rt, left, fut).await
+        }
+        None => Some(fut.await),
+    }
+}
+
+/// The HTTP upgrade on an accepted (and, with TLS, decrypted) connection, then the engine
+/// connection over frames.
+#[allow(clippy::too_many_arguments)]
+async fn upgrade<R, Rd, Wr>(
+    rt: R,
+    server: Arc<Server>,
+    policy: Arc<OriginPolicy>,
+    (mut reader, mut writer, peer): (Rd, Wr, SocketAddr),
+    started: Instant,
+    limit: Option<Duration>,
+    log: Arc<Logger>,
+    tasks: TaskTracker,
+) where
+    R: Runtime,
+    Rd: AsyncRead + Unpin,
+    Wr: AsyncWrite + Unpin + Send + 'static,
+{
+    let outcome = match within(
+        &rt,
+        started,
+        limit,
+        handshake::accept(&mut reader, &mut writer, &policy),
+    )
+    .await
+    {
+        Some(outcome) => outcome,
+        // As nats-server's HTTP server: the connection is dropped without a word.
+        None => return,
     };
     let upgraded = match outcome {
         Ok(upgraded) => upgraded,

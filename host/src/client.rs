@@ -288,7 +288,11 @@ async fn write_loop<R: Runtime, W: AsyncWrite + Unpin>(
     loop {
         let event = poll_fn(|cx| shared.poll_write(cx, &mut chunks)).await;
         let written = if !chunks.is_empty() {
-            let write = write_chunks(&mut writer, &mut chunks);
+            // Flushed too: a transport may hold bytes back (TLS records in the making).
+            let write = async {
+                write_chunks(&mut writer, &mut chunks).await?;
+                runtime::flush(&mut writer).await
+            };
             runtime::timeout(&rt, deadline, write).await
         } else if event == WriteEvent::Data {
             // Woken without chunks: the transport has output of its own to flush

@@ -33,12 +33,13 @@ impl ConfigSource for StdConfigSource {
     }
 }
 
-/// An open error worded as Go's `os.Open` words it (nats-server prints those).
+/// A read error worded as Go's `os.ReadFile` words it (nats-server prints those): opening a
+/// directory succeeds there, reading it fails.
 fn go_open_error(path: &str, e: &std::io::Error) -> String {
     let what = match e.kind() {
         std::io::ErrorKind::NotFound => "no such file or directory".to_string(),
         std::io::ErrorKind::PermissionDenied => "permission denied".to_string(),
-        std::io::ErrorKind::IsADirectory => "is a directory".to_string(),
+        std::io::ErrorKind::IsADirectory => return format!("read {path}: is a directory"),
         _ => e.to_string(),
     };
     format!("open {path}: {what}")

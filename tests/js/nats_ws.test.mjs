@@ -1,8 +1,9 @@
 // The official nats.ws client against a server's WebSocket listener, run with `node --test`
 // by tests/tests/nats_ws.rs once per server (rnats and the reference nats-server).
 //
-// Environment: NATS_WS_URL (ws://127.0.0.1:PORT), NATS_TCP_PORT (the same server's client
-// port, for a TCP publisher), NATS_SERVER_LABEL (for messages).
+// Environment: NATS_WS_URL (ws://127.0.0.1:PORT, or wss://localhost:PORT with
+// NODE_EXTRA_CA_CERTS naming the test CA), NATS_TCP_PORT (the same server's client port,
+// for a TCP publisher), NATS_SERVER_LABEL (for messages).
 //
 // Node 20 has no global WebSocket without --experimental-websocket: the `ws` package
 // provides it, as it would for any Node application using nats.ws.

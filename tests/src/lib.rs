@@ -45,7 +45,8 @@
 //! | `tests/cli.rs` | TCP | flags, config file syntax, config errors |
 //! | `tests/lifecycle.rs` | TCP | signals, lame duck mode, reload, pid/log files |
 //! | `tests/websocket.rs` | TCP | the `websocket` listener with [`RawClient::connect_ws`]: wire scenarios over WebSocket against TCP, framing, bad input, close handshake, upgrade answers, `Origin` checks, the block's authorization, monitoring |
-//! | `tests/nats_ws.rs` | TCP | the official `nats.ws` client in Node (`tests/js/`, `node --test`) against each WebSocket listener |
+//! | `tests/websocket_tls.rs` | TCP | WebSocket over TLS (`wss://`, the block's `tls {}` with the certificates of `tests/certs/`): async-nats over wss, a TCP and a wss client sharing subjects, `verify` with `ca_file` (client certificates), the startup log line, the block's TLS config errors against nats-server's |
+//! | `tests/nats_ws.rs` | TCP | the official `nats.ws` client in Node (`tests/js/`, `node --test`) against each WebSocket listener, over `ws://` and over `wss://` |
 //!
 //! "all": [`for_each_server`], every server of the list, WebSocket frontends included: the
 //! wire-exact, client and bad-input cases hold over every transport (nats-server over its
@@ -403,6 +404,29 @@ where
             .expect("build tokio runtime");
         rt.block_on(test(kind));
     });
+}
+
+/// Async flavour of [`for_each_tcp_server`]: each server binary once, every one on its own
+/// thread with its own current-thread tokio runtime.
+pub fn for_each_tcp_server_async<F, Fut>(test: F)
+where
+    F: Fn(ServerKind) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = ()> + 'static,
+{
+    for_each_tcp_server(move |kind| {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("build tokio runtime");
+        rt.block_on(test(kind));
+    });
+}
+
+/// Absolute path of a file of `tests/certs/` (see its `generate.sh`): `ca.pem` (the CA that
+/// signed the others), `server.pem` / `server.key` (for `localhost` and `127.0.0.1`),
+/// `client.pem` / `client.key` (a client certificate, for `verify: true`).
+pub fn cert_path(file: &str) -> String {
+    format!("{}/certs/{file}", env!("CARGO_MANIFEST_DIR"))
 }
 
 /// Polls `f` every 20 ms until it returns `Some`, or panics with `what` after `timeout`.

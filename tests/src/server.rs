@@ -168,6 +168,25 @@ fn find_built_binary(f: Frontend) -> Option<PathBuf> {
     cands.into_iter().find(|p| p.is_file())
 }
 
+/// Whether `name` is one of the variables cargo sets for the crate it compiles or runs
+/// (not a cargo setting such as `CARGO_HOME` or `CARGO_TARGET_DIR`).
+fn is_crate_build_variable(name: &str) -> bool {
+    name.starts_with("CARGO_PKG_")
+        || name.starts_with("CARGO_BIN_EXE_")
+        || matches!(
+            name,
+            "CARGO_MANIFEST_DIR"
+                | "CARGO_MANIFEST_PATH"
+                | "CARGO_MANIFEST_LINKS"
+                | "CARGO_CRATE_NAME"
+                | "CARGO_BIN_NAME"
+                | "CARGO_PRIMARY_PACKAGE"
+                | "CARGO_TARGET_TMPDIR"
+                | "CARGO_RUSTC_CURRENT_DIR"
+                | "OUT_DIR"
+        )
+}
+
 /// Runs one `cargo build -p <package> --bin <bin> …` for all of `frontends` (so they
 /// compile in parallel; `--profile test`, or `--release` when the test binary is a release
 /// build) and returns the executables cargo reports.
@@ -192,6 +211,16 @@ fn cargo_build(frontends: &[Frontend]) -> Result<Vec<(Frontend, PathBuf)>, Strin
         cmd.arg("--release");
     } else {
         cmd.args(["--profile", "test"]);
+    }
+    // Without the variables cargo set for this test binary (CARGO_MANIFEST_DIR,
+    // CARGO_PKG_NAME, OUT_DIR, ...): build scripts that watch them (ring's does) would see
+    // other values than in the outer `cargo test`, and each of the two builds would then
+    // redo the other's work (ring, rustls and everything above them, every run).
+    for (name, _) in std::env::vars_os() {
+        let name = name.to_string_lossy();
+        if is_crate_build_variable(&name) {
+            cmd.env_remove(&*name);
+        }
     }
     let names: Vec<&str> = targets.iter().map(|(package, _)| *package).collect();
     let out = cmd
@@ -670,6 +699,14 @@ impl TestServer {
     /// [`ServerConfig::with_websocket`].
     pub fn ws_url(&self) -> String {
         format!("ws://127.0.0.1:{}", self.ws_port())
+    }
+
+    /// WebSocket-over-TLS URL, `wss://localhost:PORT`, for a server whose `websocket` block
+    /// (given in the config text with `port: {ws_port}`, see [`ServerConfig::websocket`])
+    /// has a `tls {}` block with the test certificate `server.pem` ([`crate::cert_path`]),
+    /// which names `localhost`. Panics unless started with [`ServerConfig::with_websocket`].
+    pub fn wss_url(&self) -> String {
+        format!("wss://localhost:{}", self.ws_port())
     }
 
     /// HTTP monitor port. Panics unless started with [`ServerConfig::monitoring`].

@@ -420,14 +420,26 @@ fn bad_input_over_websocket() {
 
         // Garbage instead of frames (an unmasked frame): the connection is dropped with no
         // NATS bytes. rnats sends a protocol-error close frame first; nats-server 2.9.10
-        // queues one but closes the socket before it goes out.
+        // queues one and closes the socket at the same time, so whether it goes out is a
+        // race there (usually not; under load sometimes).
         let mut c = RawClient::connected_ws(&server, QUIET);
         let _ = c.try_send_raw(&[0x82, 0x05, b'h', b'e', b'l', b'l', b'o']);
         let got = c.expect_closed(Duration::from_secs(5));
         assert_bytes_eq(&got, b"", "unmasked frame");
         let close = c.ws_close_frame().map(|f| f.close_status());
-        let want = (!kind.is_reference()).then(|| (Some(1002), "mask bit missing".to_string()));
-        assert_eq!(close, want, "[{kind}] close frame after an unmasked frame");
+        let protocol_error = (Some(1002), "mask bit missing".to_string());
+        if kind.is_reference() {
+            assert!(
+                close.is_none() || close.as_ref().is_some_and(|(code, _)| *code == Some(1002)),
+                "[{kind}] close frame after an unmasked frame: {close:?}"
+            );
+        } else {
+            assert_eq!(
+                close,
+                Some(protocol_error),
+                "[{kind}] close frame after an unmasked frame"
+            );
+        }
         healthy.check(&server, "unmasked frame");
 
         let mut c = RawClient::connected_ws(&server, QUIET);

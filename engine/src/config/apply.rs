@@ -1,9 +1,11 @@
 //! The parsed tree → [`Options`], following nats-server 2.9's `server/opts.go`
 //! (`processConfigFileLine` and friends), with its error texts.
 
+mod tls;
+
 use super::duration::{go_duration_string, parse_go_duration};
 use super::parse::{Map, Token, Value};
-use super::{ConfigError, ConfigErrorKind, ConfigWarning, WarningKind};
+use super::{ConfigError, ConfigErrorKind, ConfigSource, ConfigWarning, WarningKind};
 use crate::options::{
     AccountOptions, Options, Permissions, ResponsePermission, SubjectPermission, User,
     WebsocketOptions, DEFAULT_LAME_DUCK_GRACE_PERIOD, DEFAULT_MAX_CONNECTIONS,
@@ -70,6 +72,8 @@ pub(crate) struct Outcome {
 
 pub(crate) struct Applier<'o> {
     opts: &'o mut Options,
+    /// Where files the config names (TLS certificates) are read from.
+    source: &'o dyn ConfigSource,
     errors: Vec<ConfigError>,
     warnings: Vec<ConfigWarning>,
     strict: bool,
@@ -206,10 +210,11 @@ struct SimpleAuth {
 }
 
 impl<'o> Applier<'o> {
-    pub(crate) fn new(opts: &'o mut Options) -> Self {
+    pub(crate) fn new(opts: &'o mut Options, source: &'o dyn ConfigSource) -> Self {
         let strict = opts.strict;
         Applier {
             opts,
+            source,
             errors: Vec::new(),
             warnings: Vec::new(),
             strict,
@@ -1237,15 +1242,10 @@ impl<'o> Applier<'o> {
                     }
                 }
                 "tls" => {
-                    if self.map(v).is_some() {
+                    if let Value::Map(_) = v.value {
                         recoverable = true;
-                        // Serving plain ws:// where wss:// was asked for would be worse
-                        // than not starting.
-                        self.err(
-                            v,
-                            "websocket TLS is not supported by rnats yet: remove the tls block and set no_tls: true (e.g. behind a TLS-terminating proxy)",
-                        );
                     }
+                    ws.tls = self.tls_block(v);
                 }
                 "same_origin" => {
                     if let Some(b) = self.bool(v) {

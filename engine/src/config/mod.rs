@@ -27,7 +27,8 @@
 //!   [`Options::strict`] is cleared before loading: then they are
 //!   [warnings](WarningKind::UnknownField).
 //! * Keys nats-server knows but rnats does not implement (cluster, gateway, leafnodes,
-//!   tls, websocket, mqtt, `system_account`, ...) are accepted unchecked and reported as
+//!   the top-level `tls` for TCP clients, mqtt, `system_account`, ...) are accepted
+//!   unchecked and reported as
 //!   [`WarningKind::Unsupported`] warnings. So are, inside an account block of `accounts`,
 //!   `nkey`, `imports`, `exports`, `jetstream`, `mappings` and `limits` (after the type
 //!   checks nats-server makes on them); the account's `users` and `default_permissions`
@@ -46,6 +47,7 @@ mod duration;
 mod lex;
 mod parse;
 mod path;
+mod pem;
 
 use crate::options::Options;
 use crate::prelude::*;
@@ -217,7 +219,7 @@ pub fn load_str(
 ) -> Result<Vec<ConfigWarning>, ConfigError> {
     let map = parse::parse_str(text, name, &path::dir(name), source, 0, &[])?;
     let mut new = opts.clone();
-    let outcome = apply::Applier::new(&mut new).apply(&map)?;
+    let outcome = apply::Applier::new(&mut new, source).apply(&map)?;
     if !outcome.http_host_set {
         new.http_host = new.host.clone();
     }
@@ -232,7 +234,7 @@ pub(crate) fn load_inner(
 ) -> Result<Loaded, ConfigError> {
     let map = parse::parse_file(path, source, 0, &[])?;
     let mut new = opts.clone();
-    let outcome = apply::Applier::new(&mut new).apply(&map)?;
+    let outcome = apply::Applier::new(&mut new, source).apply(&map)?;
     new.config_file = Some(path.to_string());
     *opts = new;
     Ok(Loaded {
@@ -285,8 +287,7 @@ fn validate_no_auth_user(opts: &Options, name: &str) -> Result<(), String> {
 
 /// nats-server's `validateWebsocketOptions`, with its messages.
 fn validate_websocket(opts: &Options, ws: &crate::options::WebsocketOptions) -> Result<(), String> {
-    // rnats refuses a `tls` block while parsing, so no_tls is the only way to start.
-    if !ws.no_tls {
+    if ws.tls.is_none() && !ws.no_tls {
         return Err("websocket requires TLS configuration".to_string());
     }
     for origin in &ws.allowed_origins {

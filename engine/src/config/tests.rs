@@ -4,10 +4,10 @@
 
 use super::*;
 use crate::options::{
-    AccountOptions, Permissions, ResponsePermission, SubjectPermission, User, DEFAULT_AUTH_TIMEOUT,
-    DEFAULT_LAME_DUCK_DURATION, DEFAULT_LAME_DUCK_GRACE_PERIOD, DEFAULT_MAX_CONNECTIONS,
-    DEFAULT_MAX_CONTROL_LINE, DEFAULT_MAX_PAYLOAD, DEFAULT_MAX_PENDING, DEFAULT_PING_INTERVAL,
-    DEFAULT_PING_MAX, DEFAULT_PORT, DEFAULT_WRITE_DEADLINE,
+    AccountOptions, Permissions, ResponsePermission, SubjectPermission, TlsOptions, User,
+    DEFAULT_AUTH_TIMEOUT, DEFAULT_LAME_DUCK_DURATION, DEFAULT_LAME_DUCK_GRACE_PERIOD,
+    DEFAULT_MAX_CONNECTIONS, DEFAULT_MAX_CONTROL_LINE, DEFAULT_MAX_PAYLOAD, DEFAULT_MAX_PENDING,
+    DEFAULT_PING_INTERVAL, DEFAULT_PING_MAX, DEFAULT_PORT, DEFAULT_WRITE_DEADLINE,
 };
 use core::time::Duration;
 use hashbrown::HashMap;
@@ -2048,9 +2048,158 @@ fn websocket_errors_like_nats_server() {
         err("websocket: 8080"),
         "test.conf:1:0: Expected websocket to be a map, got int64"
     );
-    assert!(
-        err("websocket { port: 1, no_tls: true, tls { cert_file: a, key_file: b } }")
-            .contains("websocket TLS is not supported by rnats yet")
+}
+
+const TEST_CERT: &str = "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n";
+const TEST_KEY: &str = "-----BEGIN PRIVATE KEY-----\nMIGH\n-----END PRIVATE KEY-----\n";
+
+/// Load `text` as t.conf next to a certificate (s.pem), its key (s.key) and a file with no
+/// PEM in it (x.txt).
+fn with_cert_files(text: &str) -> Result<Options, String> {
+    let src = Mem::new()
+        .file("t.conf", text)
+        .file("s.pem", TEST_CERT)
+        .file("s.key", TEST_KEY)
+        .file("x.txt", "subjectAltName=DNS:localhost\n");
+    load_with(&src, "t.conf")
+        .map(|(o, _)| o)
+        .map_err(|e| e.to_string())
+}
+
+#[test]
+fn websocket_tls_block_reads_the_certificate_files() {
+    let o = with_cert_files(
+        "websocket { port: 8443, tls { cert_file: s.pem, key_file: s.key, ca_file: s.pem, verify: true, timeout: 3 } }",
+    )
+    .unwrap();
+    let ws = o.websocket.unwrap();
+    let tls = ws.tls.clone().unwrap();
+    assert_eq!(tls.cert_file.as_deref(), Some("s.pem"));
+    assert_eq!(tls.key_file.as_deref(), Some("s.key"));
+    assert_eq!(tls.ca_file.as_deref(), Some("s.pem"));
+    assert_eq!(tls.cert_pem.as_deref(), Some(TEST_CERT));
+    assert_eq!(tls.key_pem.as_deref(), Some(TEST_KEY));
+    assert_eq!(tls.ca_pem.as_deref(), Some(TEST_CERT));
+    assert!(tls.verify);
+    assert_eq!(tls.timeout, Some(Duration::from_secs(3)));
+    assert_eq!(
+        validate(
+            &with_cert_files("websocket { port: 8443, tls { cert_file: s.pem, key_file: s.key } }")
+                .unwrap()
+        ),
+        Ok(())
+    );
+    // Printing the options never shows the key.
+    assert!(!format!("{tls:?}").contains("PRIVATE"));
+    // An empty block is accepted (nats-server then fails every handshake).
+    let empty = with_cert_files("websocket { port: 8443, tls {} }").unwrap();
+    assert_eq!(empty.websocket.unwrap().tls, Some(TlsOptions::default()));
+    let duration =
+        with_cert_files("websocket { port: 8443, tls { timeout: \"1500ms\" } }").unwrap();
+    assert_eq!(
+        duration.websocket.unwrap().tls.unwrap().timeout,
+        Some(Duration::from_millis(1500))
+    );
+}
+
+#[test]
+fn websocket_tls_errors_like_nats_server() {
+    // Each seen with nats-server 2.9.10 (`nats-server -c t.conf`), the block on line 2.
+    let e =
+        |tls: &str| with_cert_files(&format!("websocket {{ port: 18443,\n {tls} }}")).unwrap_err();
+    assert_eq!(
+        e("tls { cert_file: s.pem }"),
+        "t.conf:2:2: missing 'key_file' in TLS configuration"
+    );
+    assert_eq!(
+        e("tls { key_file: s.key }"),
+        "t.conf:2:2: missing 'cert_file' in TLS configuration"
+    );
+    assert_eq!(
+        e("tls { cert_file: nope.pem, key_file: s.key }"),
+        "t.conf:2:2: error parsing X509 certificate/key pair: open nope.pem: no such file or directory"
+    );
+    assert_eq!(
+        e("tls { cert_file: s.pem, key_file: nope }"),
+        "t.conf:2:2: error parsing X509 certificate/key pair: open nope: no such file or directory"
+    );
+    assert_eq!(
+        e("tls { cert_file: x.txt, key_file: s.key }"),
+        "t.conf:2:2: error parsing X509 certificate/key pair: tls: failed to find any PEM data in certificate input"
+    );
+    assert_eq!(
+        e("tls { cert_file: s.pem, key_file: x.txt }"),
+        "t.conf:2:2: error parsing X509 certificate/key pair: tls: failed to find any PEM data in key input"
+    );
+    assert_eq!(
+        e("tls { cert_file: s.key, key_file: s.key }"),
+        "t.conf:2:2: error parsing X509 certificate/key pair: tls: failed to find certificate PEM data in certificate input, but did find a private key; PEM inputs may have been switched"
+    );
+    assert_eq!(
+        e("tls { cert_file: s.pem, key_file: s.pem }"),
+        "t.conf:2:2: error parsing X509 certificate/key pair: tls: found a certificate rather than a key in the PEM for the private key"
+    );
+    assert_eq!(
+        e("tls { cert_file: s.pem, key_file: s.key, ca_file: nope }"),
+        "t.conf:2:2: open nope: no such file or directory"
+    );
+    assert_eq!(
+        e("tls { cert_file: s.pem, key_file: s.key, ca_file: x.txt }"),
+        "t.conf:2:2: failed to parse root ca certificate"
+    );
+    assert_eq!(
+        e("tls { cert_file: 1 }"),
+        "t.conf:2:8: error parsing tls config, expected 'cert_file' to be filename"
+    );
+    assert_eq!(
+        e("tls { key_file: 1 }"),
+        "t.conf:2:8: error parsing tls config, expected 'key_file' to be filename"
+    );
+    assert_eq!(
+        e("tls { ca_file: 1 }"),
+        "t.conf:2:8: error parsing tls config, expected 'ca_file' to be filename"
+    );
+    assert_eq!(
+        e("tls { verify: \"x\" }"),
+        "t.conf:2:8: error parsing tls config, expected 'verify' to be a boolean"
+    );
+    assert_eq!(
+        e("tls { timeout: \"x\" }"),
+        "t.conf:2:8: error parsing tls config, 'timeout' time: invalid duration \"x\""
+    );
+    assert_eq!(
+        e("tls { cert_file: s.pem, key_file: s.key, hello: 1 }"),
+        "t.conf:2:43: error parsing tls config, unknown field [\"hello\"]"
+    );
+    assert_eq!(
+        e("tls: 1"),
+        "t.conf:2:2: interface conversion: interface {} is int64, not map[string]interface {}"
+    );
+    // Not in nats-server: options rnats cannot honour that decide whom to trust.
+    assert_eq!(
+        e("tls { verify_and_map: true }"),
+        "t.conf:2:8: error parsing tls config, \"verify_and_map\" is not supported by rnats yet"
+    );
+}
+
+#[test]
+fn websocket_tls_tuning_fields_are_warnings() {
+    let src = Mem::new().file(
+        "t.conf",
+        "websocket { port: 1, tls { cipher_suites: [a], min_version: \"1.2\" } }",
+    );
+    let (o, warnings) = load_with(&src, "t.conf").unwrap();
+    assert!(o.websocket.unwrap().tls.is_some());
+    let fields: Vec<_> = warnings
+        .iter()
+        .map(|w| (w.field.as_str(), w.kind))
+        .collect();
+    assert_eq!(
+        fields,
+        [
+            ("cipher_suites", WarningKind::Unsupported),
+            ("min_version", WarningKind::Unsupported)
+        ]
     );
 }
 

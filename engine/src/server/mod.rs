@@ -4,7 +4,7 @@
 //!
 //! A frontend owns the sockets, the timers and the tasks; the engine owns every decision.
 //!
-//! 1. Build one [`Server`] from [`Options`](crate::options::Options) (resolve `port` to the
+//! 1. Build one [`Server`] from [`Options`] (resolve `port` to the
 //!    bound port first) and share it (`Arc<Server>`) between all connection tasks.
 //! 2. On accept, call [`Server::accept`]. It returns a [`Connection`] (the per-connection
 //!    state machine, owned by that connection's read task) whose INFO is already queued.

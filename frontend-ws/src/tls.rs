@@ -1,0 +1,258 @@
+//! `wss://`: TLS for the WebSocket listener, from the `websocket { tls { ... } }` block
+//! (rustls with ring, over the runtime's futures-io socket halves).
+//!
+//! The engine has read the certificate files and checked their PEM blocks while loading
+//! the config; here the DER inside is parsed, and what only a TLS library can find wrong
+//! (a key that does not belong to the certificate, a malformed certificate) stops the
+//! server at startup.
+//!
+//! TLS needs both directions of the socket at once (a read may have to write, and the
+//! other way round), so the two halves are joined for the handshake ([`Joined`]) and the
+//! resulting stream is shared by the connection's reading and writing tasks
+//! ([`split`]): each holds the lock only while polling, never across a wait.
+
+use futures_io::{AsyncRead, AsyncWrite};
+use futures_rustls::rustls::crypto::ring;
+use futures_rustls::rustls::pki_types::pem::PemObject;
+use futures_rustls::rustls::pki_types::{CertificateDer, PrivateKeyDer};
+use futures_rustls::rustls::server::{ClientHello, ResolvesServerCert, WebPkiClientVerifier};
+use futures_rustls::rustls::sign::CertifiedKey;
+use futures_rustls::rustls::{self, RootCertStore, ServerConfig};
+use futures_rustls::server::TlsStream;
+use futures_rustls::TlsAcceptor;
+use rnats_engine::options::TlsOptions;
+use std::io::{self, IoSlice};
+use std::pin::Pin;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::task::{Context, Poll};
+
+/// The acceptor for a `tls` block, or the startup error (worded as nats-server's where it
+/// has one).
+pub fn acceptor(tls: &TlsOptions) -> Result<TlsAcceptor, String> {
+    let provider = Arc::new(ring::default_provider());
+    let builder = ServerConfig::builder_with_provider(provider.clone())
+        .with_safe_default_protocol_versions()
+        .map_err(|e| format!("websocket TLS: {e}"))?;
+    let builder = if tls.verify {
+        let ca = tls.ca_pem.as_deref().ok_or(
+            "websocket TLS: 'verify' needs a 'ca_file' with the certificates clients must present (rnats does not use the system's)",
+        )?;
+        let mut roots = RootCertStore::empty();
+        for cert in certificates(ca).map_err(|_| "failed to parse root ca certificate")? {
+            roots
+                .add(cert)
+                .map_err(|_| "failed to parse root ca certificate")?;
+        }
+        let verifier = WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider)
+            .build()
+            .map_err(|e| format!("websocket TLS: {e}"))?;
+        builder.with_client_cert_verifier(verifier)
+    } else {
+        builder.with_no_client_auth()
+    };
+    let config = match (&tls.cert_pem, &tls.key_pem) {
+        (Some(cert), Some(key)) => {
+            let pair_error = |e: String| format!("error parsing X509 certificate/key pair: {e}");
+            let chain = certificates(cert).map_err(pair_error)?;
+            let key = PrivateKeyDer::from_pem_slice(key.as_bytes())
+                .map_err(|e| pair_error(format!("tls: failed to parse private key: {e}")))?;
+            builder
+                .with_single_cert(chain, key)
+                .map_err(|e| pair_error(key_pair_error(e)))?
+        }
+        // As nats-server with an empty `tls {}`: the listener starts, every handshake fails.
+        _ => builder.with_cert_resolver(Arc::new(NoCertificate)),
+    };
+    Ok(TlsAcceptor::from(Arc::new(config)))
+}
+
+/// The certificates of a PEM text.
+fn certificates(pem: &str) -> Result<Vec<CertificateDer<'static>>, String> {
+    CertificateDer::pem_slice_iter(pem.as_bytes())
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| format!("tls: failed to parse certificate: {e}"))
+}
+
+/// A certificate/key mismatch in Go's words, other errors in rustls's.
+fn key_pair_error(e: rustls::Error) -> String {
+    match e {
+        rustls::Error::InconsistentKeys(_) => {
+            "tls: private key does not match public key".to_string()
+        }
+        other => format!("tls: {other}"),
+    }
+}
+
+/// The certificate "resolver" of a `tls` block without a certificate: none, so that every
+/// handshake fails.
+#[derive(Debug)]
+struct NoCertificate;
+
+impl ResolvesServerCert for NoCertificate {
+    fn resolve(&self, _hello: ClientHello<'_>) -> Option<Arc<CertifiedKey>> {
+        None
+    }
+}
+
+/// The two halves of a socket as one stream, for the TLS handshake.
+pub struct Joined<Rd, Wr> {
+    reader: Rd,
+    writer: Wr,
+}
+
+impl<Rd, Wr> Joined<Rd, Wr> {
+    /// Join `reader` and `writer`, the halves of one socket.
+    pub fn new(reader: Rd, writer: Wr) -> Self {
+        Joined { reader, writer }
+    }
+}
+
+impl<Rd: AsyncRead + Unpin, Wr: Unpin> AsyncRead for Joined<Rd, Wr> {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut [u8],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.get_mut().reader).poll_read(cx, buf)
+    }
+}
+
+impl<Rd: Unpin, Wr: AsyncWrite + Unpin> AsyncWrite for Joined<Rd, Wr> {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.get_mut().writer).poll_write(cx, buf)
+    }
+
+    fn poll_write_vectored(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.get_mut().writer).poll_write_vectored(cx, bufs)
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.get_mut().writer).poll_flush(cx)
+    }
+
+    fn poll_close(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.get_mut().writer).poll_close(cx)
+    }
+}
+
+/// An established TLS connection shared by its reading and writing halves.
+type Shared<S> = Arc<Mutex<TlsStream<S>>>;
+
+/// The reading half of a TLS stream (see [`split`]).
+pub struct TlsReader<S> {
+    stream: Shared<S>,
+}
+
+/// The writing half of a TLS stream (see [`split`]); closing it sends TLS's close_notify
+/// and shuts down the socket's sending direction.
+pub struct TlsWriter<S> {
+    stream: Shared<S>,
+}
+
+/// Split an established TLS stream into halves for the connection's two tasks.
+pub fn split<S>(stream: TlsStream<S>) -> (TlsReader<S>, TlsWriter<S>) {
+    let stream = Arc::new(Mutex::new(stream));
+    (
+        TlsReader {
+            stream: stream.clone(),
+        },
+        TlsWriter { stream },
+    )
+}
+
+/// The stream, also after a panic elsewhere while it was locked (its state is rustls's,
+/// which stays consistent: the connection then just fails).
+fn lock<S>(stream: &Shared<S>) -> MutexGuard<'_, TlsStream<S>> {
+    stream
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+impl<S: AsyncRead + AsyncWrite + Unpin> AsyncRead for TlsReader<S> {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut [u8],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut *lock(&self.stream)).poll_read(cx, buf)
+    }
+}
+
+impl<S: AsyncRead + AsyncWrite + Unpin> AsyncWrite for TlsWriter<S> {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut *lock(&self.stream)).poll_write(cx, buf)
+    }
+
+    fn poll_write_vectored(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut *lock(&self.stream)).poll_write_vectored(cx, bufs)
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut *lock(&self.stream)).poll_flush(cx)
+    }
+
+    fn poll_close(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut *lock(&self.stream)).poll_close(cx)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A block as the engine hands it over: the test certificates' texts.
+    fn block(cert: &str, key: &str, verify: bool) -> TlsOptions {
+        let read = |name: &str| {
+            let path = format!("{}/../tests/certs/{name}", env!("CARGO_MANIFEST_DIR"));
+            std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"))
+        };
+        TlsOptions {
+            cert_pem: Some(read(cert)),
+            key_pem: Some(read(key)),
+            ca_pem: verify.then(|| read("ca.pem")),
+            verify,
+            ..TlsOptions::default()
+        }
+    }
+
+    #[test]
+    fn the_test_certificates_make_an_acceptor() {
+        assert!(acceptor(&block("server.pem", "server.key", false)).is_ok());
+        assert!(acceptor(&block("server.pem", "server.key", true)).is_ok());
+        // An empty block too (every handshake then fails, as in nats-server).
+        assert!(acceptor(&TlsOptions::default()).is_ok());
+    }
+
+    #[test]
+    fn a_key_of_another_certificate_is_gos_error() {
+        let e = acceptor(&block("server.pem", "client.key", false)).err();
+        assert_eq!(
+            e.as_deref(),
+            Some("error parsing X509 certificate/key pair: tls: private key does not match public key")
+        );
+    }
+
+    #[test]
+    fn verify_needs_a_ca_file() {
+        let mut tls = block("server.pem", "server.key", true);
+        tls.ca_pem = None;
+        let e = acceptor(&tls).err().unwrap_or_default();
+        assert!(e.contains("'verify' needs a 'ca_file'"), "{e}");
+    }
+}
