@@ -10,7 +10,7 @@
 //! it, whatever their order; `-DV`, `-DVV` and `-VV` are applied last.
 
 use crate::config::{self, ConfigError, ConfigSource, ConfigWarning};
-use crate::options::Options;
+use crate::options::{Options, TlsOptions};
 use crate::prelude::*;
 use core::fmt;
 
@@ -132,6 +132,51 @@ pub struct Cli {
     pub ignored_flags: Vec<String>,
 }
 
+/// nats-server's `overrideTLS`: any of the `--tls*` flags replaces the config file's
+/// certificates with the flags' (`--tlscert` and `--tlskey` are then required; the
+/// config's `timeout` stays). The files are read and checked as for a `tls` block.
+fn override_tls(
+    given: &[Given],
+    opts: &mut Options,
+    source: &dyn ConfigSource,
+) -> Result<(), CliError> {
+    let is_tls = |t: &Target| {
+        matches!(
+            t,
+            Target::Tls | Target::TlsVerify | Target::TlsCert | Target::TlsKey | Target::TlsCaCert
+        )
+    };
+    if !given.iter().any(|g| is_tls(&g.target)) {
+        return Ok(());
+    }
+    let last = |t: Target| given.iter().rev().find(|g| g.target == t).map(|g| &g.val);
+    let file = |t: Target| match last(t) {
+        Some(Val::Str(s)) if !s.is_empty() => Some(s.clone()),
+        _ => None,
+    };
+    let Some(cert_file) = file(Target::TlsCert) else {
+        return Err(CliError::Invalid(
+            "TLS Server certificate must be present and valid".to_string(),
+        ));
+    };
+    let Some(key_file) = file(Target::TlsKey) else {
+        return Err(CliError::Invalid(
+            "TLS Server private key must be present and valid".to_string(),
+        ));
+    };
+    let mut tls = TlsOptions {
+        cert_file: Some(cert_file),
+        key_file: Some(key_file),
+        ca_file: file(Target::TlsCaCert),
+        verify: matches!(last(Target::TlsVerify), Some(Val::Bool(true))),
+        timeout: opts.tls.as_ref().and_then(|t| t.timeout),
+        ..TlsOptions::default()
+    };
+    config::load_tls_files(&mut tls, source).map_err(CliError::Invalid)?;
+    opts.tls = Some(tls);
+    Ok(())
+}
+
 /// Parse `args` (without the program name); a `-c` file is read through `source`, and flags
 /// override what it sets.
 pub fn parse_args(args: &[String], source: &dyn ConfigSource) -> Result<CliAction, CliError> {
@@ -173,6 +218,11 @@ enum Target {
     MaxTracedMsgLen,
     JetStream,
     StoreDir,
+    Tls,
+    TlsVerify,
+    TlsCert,
+    TlsKey,
+    TlsCaCert,
     /// Accepted, checked for type, no effect.
     Ignored,
 }
@@ -232,11 +282,11 @@ const FLAGS: &[(&str, Kind, Target)] = &[
     ("connect_retries", Kind::Int, Target::Ignored),
     ("cluster_name", Kind::Str, Target::Ignored),
     ("help_tls", Kind::Bool, Target::HelpTls),
-    ("tls", Kind::Bool, Target::Ignored),
-    ("tlsverify", Kind::Bool, Target::Ignored),
-    ("tlscert", Kind::Str, Target::Ignored),
-    ("tlskey", Kind::Str, Target::Ignored),
-    ("tlscacert", Kind::Str, Target::Ignored),
+    ("tls", Kind::Bool, Target::Tls),
+    ("tlsverify", Kind::Bool, Target::TlsVerify),
+    ("tlscert", Kind::Str, Target::TlsCert),
+    ("tlskey", Kind::Str, Target::TlsKey),
+    ("tlscacert", Kind::Str, Target::TlsCaCert),
     ("max_traced_msg_len", Kind::Int, Target::MaxTracedMsgLen),
     ("js", Kind::Bool, Target::JetStream),
     ("jetstream", Kind::Bool, Target::JetStream),
@@ -551,6 +601,7 @@ pub fn parse_command_line(args: &[String], source: &dyn ConfigSource) -> Result<
             _ => {}
         }
     }
+    override_tls(&given, &mut opts, source)?;
     // nats-server applies these after the others (in the order DV, DVV, VV).
     if let Some(b) = last_bool(Target::DebugTrace) {
         opts.debug = b;
@@ -666,13 +717,18 @@ TLS is configured in the tls block of a config file, e.g.
         timeout:   2
     }
 
-rnats accepts the tls block and the --tls* flags but does not serve TLS yet.
+The same block inside websocket { } serves wss://. The --tls* flags replace the
+file's certificates: --tlscert and --tlskey are then required, --tlsverify needs
+--tlscacert. TLS is rustls (TLS 1.2 and 1.3 with its own cipher suites and
+curves): cipher_suites, curve_preferences and min_version are accepted and
+ignored with a warning.
 ";
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::options::{DEFAULT_HTTP_PORT, DEFAULT_PORT};
+    use core::time::Duration;
     use hashbrown::HashMap;
 
     #[derive(Default)]
@@ -846,8 +902,7 @@ mod tests {
     fn accepted_but_ignored_flags() {
         let cli = parse_command_line(
             &args(
-                "--tls --tlscert a.pem --tlskey a.key --tlsverify=false --tlscacert ca.pem \
-                   --routes nats://a:6222 --cluster nats://0.0.0.0:6222 --cluster_name c \
+                "--routes nats://a:6222 --cluster nats://0.0.0.0:6222 --cluster_name c \
                    --cluster_listen x --cluster_advertise y --no_advertise --connect_retries 3 \
                    -s -r udp://localhost:514 --profile 6060 -ms 8443 --https_port 8444 \
                    --client_advertise c:4222 -p 4333",
@@ -859,12 +914,63 @@ mod tests {
             panic!("{:?}", cli.action)
         };
         assert_eq!(o.port, Some(4333));
-        assert_eq!(cli.ignored_flags.len(), 18);
-        assert_eq!(cli.ignored_flags[0], "--tls");
+        assert_eq!(cli.ignored_flags.len(), 13);
+        assert_eq!(cli.ignored_flags[0], "--routes");
         // Ignored flags still need well-typed values.
         assert_eq!(
             usage_err("--connect_retries x"),
             "invalid value \"x\" for flag -connect_retries: parse error"
+        );
+    }
+
+    #[test]
+    fn tls_flags_replace_the_config_certificates() {
+        const CERT: &str = "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n";
+        const KEY: &str = "-----BEGIN PRIVATE KEY-----\nMIGH\n-----END PRIVATE KEY-----\n";
+        let src = Mem::with(&[
+            ("s.pem", CERT),
+            ("s.key", KEY),
+            ("ca.pem", CERT),
+            ("t.conf", "tls { timeout: 5 }"),
+        ]);
+        let run = |line: &str| match parse_command_line(&args(line), &src) {
+            Ok(Cli {
+                action: CliAction::Run(o),
+                ..
+            }) => Ok(o.tls),
+            Ok(other) => panic!("{line}: {other:?}"),
+            Err(e) => Err(e.to_string()),
+        };
+        let tls = run("--tlscert s.pem --tlskey s.key").unwrap().unwrap();
+        assert_eq!(tls.cert_pem.as_deref(), Some(CERT));
+        assert_eq!(tls.key_pem.as_deref(), Some(KEY));
+        assert!(!tls.verify && tls.ca_pem.is_none());
+        let tls = run("-c t.conf --tlsverify --tlscert s.pem --tlskey s.key --tlscacert ca.pem")
+            .unwrap()
+            .unwrap();
+        assert!(tls.verify);
+        assert_eq!(tls.ca_pem.as_deref(), Some(CERT));
+        assert_eq!(
+            tls.timeout,
+            Some(Duration::from_secs(5)),
+            "the file's timeout stays"
+        );
+        assert_eq!(run("-p 4333").unwrap(), None);
+        // nats-server 2.9.10's messages.
+        assert_eq!(
+            run("--tls"),
+            Err("TLS Server certificate must be present and valid".to_string())
+        );
+        assert_eq!(
+            run("--tlscert s.pem"),
+            Err("TLS Server private key must be present and valid".to_string())
+        );
+        assert_eq!(
+            run("--tlscert nope.pem --tlskey s.key"),
+            Err(
+                "error parsing X509 certificate/key pair: open nope.pem: no such file or directory"
+                    .to_string()
+            )
         );
     }
 

@@ -109,6 +109,33 @@ pub struct Options {
     /// The `websocket { ... }` block: a second listener for browser clients. `None` when
     /// the config has no such block.
     pub websocket: Option<WebsocketOptions>,
+    /// The top-level `tls { ... }` block (or the `--tls*` flags): clients on the TCP port
+    /// must speak TLS after the INFO.
+    pub tls: Option<TlsOptions>,
+}
+
+/// nats-server's TLS handshake limit when the `tls` block sets no `timeout`.
+pub const DEFAULT_TLS_TIMEOUT: Duration = Duration::from_secs(2);
+
+impl Options {
+    /// The auth timeout in force: `authorization { timeout }`, else nats-server's default,
+    /// which is the TLS timeout plus a second when clients must use TLS (their CONNECT
+    /// comes after the handshake) and 2 s otherwise.
+    pub fn auth_timeout(&self) -> Duration {
+        match (self.authorization.timeout, &self.tls) {
+            (Some(t), _) => t,
+            (None, Some(_)) => self.tls_timeout() + Duration::from_secs(1),
+            (None, None) => DEFAULT_AUTH_TIMEOUT,
+        }
+    }
+
+    /// How long a TCP client's TLS handshake may take.
+    pub fn tls_timeout(&self) -> Duration {
+        self.tls
+            .as_ref()
+            .and_then(|t| t.timeout)
+            .unwrap_or(DEFAULT_TLS_TIMEOUT)
+    }
 }
 
 impl Default for Options {
@@ -147,6 +174,7 @@ impl Default for Options {
             lame_duck_grace_period: DEFAULT_LAME_DUCK_GRACE_PERIOD,
             config_file: None,
             websocket: None,
+            tls: None,
         }
     }
 }
@@ -174,11 +202,6 @@ impl Authorization {
     /// Whether any form of authentication is configured.
     pub fn is_required(&self) -> bool {
         self.user.is_some() || self.token.is_some() || !self.users.is_empty()
-    }
-
-    /// The auth timeout in force.
-    pub fn timeout_or_default(&self) -> Duration {
-        self.timeout.unwrap_or(DEFAULT_AUTH_TIMEOUT)
     }
 }
 

@@ -16,16 +16,14 @@
 //! 3. the shared client loops of `rnats_host::client`, over [`codec::WsReader`] and
 //!    [`codec::WsWriter`], which turn frames into the NATS byte stream and back.
 //!
-//! With a `tls` block the listener serves `wss://` ([`tls`]): the TLS handshake comes
+//! With a `tls` block the listener serves `wss://` ([`rnats_host::tls`]): the TLS handshake comes
 //! first, and `handshake_timeout` bounds it and the upgrade together, as in nats-server.
 #![warn(missing_docs)]
 
 pub mod codec;
 pub mod handshake;
-pub mod tls;
 
 use futures_io::{AsyncRead, AsyncWrite};
-use futures_rustls::TlsAcceptor;
 use rnats_engine::options::Options;
 use rnats_engine::server::{ClientType, PeerAddr, Server};
 use rnats_engine::websocket::OriginPolicy;
@@ -34,6 +32,7 @@ use rnats_host::clock;
 use rnats_host::logger::Logger;
 use rnats_host::runtime::{self, Runtime};
 use rnats_host::serve::{Gateway, TaskTracker};
+use rnats_host::tls::{self, TlsAcceptor};
 use std::future::Future;
 use std::net::SocketAddr;
 use std::pin::Pin;
@@ -69,7 +68,11 @@ impl<R: Runtime> Gateway<R> for WebsocketGateway<R> {
             return Ok(());
         };
         // Certificates first: a bad one stops the server before anything listens.
-        self.tls = ws.tls.as_ref().map(tls::acceptor).transpose()?;
+        self.tls = ws
+            .tls
+            .as_ref()
+            .map(|t| tls::acceptor(t, "websocket"))
+            .transpose()?;
         let port = ws.port.unwrap_or(0);
         let (listener, addr) = runtime::listen(rt, &ws.host, port)
             .map_err(|e| format!("Unable to listen for websocket connections: {e}"))?;

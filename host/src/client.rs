@@ -6,6 +6,7 @@ use crate::clock;
 use crate::logger::Logger;
 use crate::runtime::{self, Runtime};
 use crate::serve::TaskTracker;
+use crate::tls::{self, TlsAcceptor};
 use bytes::{Buf, Bytes, BytesMut};
 use futures_io::{AsyncRead, AsyncWrite};
 use rnats_engine::server::{CloseReason, ConnShared, Connection, PeerAddr, Server, WriteEvent};
@@ -16,7 +17,7 @@ use std::io::{self, IoSlice};
 use std::net::SocketAddr;
 use std::pin::{pin, Pin};
 use std::sync::Arc;
-use std::task::Poll;
+use std::task::{Context, Poll, Waker};
 use std::time::Duration;
 
 /// Smallest read buffer; it grows while reads fill it, up to [`MAX_READ_BUFFER`].
@@ -31,16 +32,24 @@ pub const MAX_LARGE_READ: usize = 256 * 1024;
 /// Most slices handed to one vectored write.
 const MAX_IOVECS: usize = 64;
 
-/// Serve an accepted connection in a task of its own, tracked by `tasks`.
+/// Serve an accepted connection in a task of its own, tracked by `tasks`; over TLS when
+/// the client port requires it (`tls`).
 pub fn spawn<R: Runtime>(
     rt: &R,
     server: &Arc<Server>,
     conn: (R::Reader, R::Writer, SocketAddr),
+    tls: Option<&TlsAcceptor>,
     log: &Arc<Logger>,
     tasks: &TaskTracker,
 ) {
-    let client = serve(rt.clone(), server.clone(), conn, log.clone(), tasks.clone());
-    rt.spawn(tasks.track(client));
+    let (rt, server, log, tasks) = (rt.clone(), server.clone(), log.clone(), tasks.clone());
+    match tls {
+        None => rt.spawn(tasks.track(serve(rt.clone(), server, conn, log, tasks.clone()))),
+        Some(tls) => {
+            let client = serve_tls(rt.clone(), server, conn, tls.clone(), log, tasks.clone());
+            rt.spawn(tasks.track(client));
+        }
+    }
 }
 
 /// Serve one accepted connection until it closes. The writer runs as its own task,
@@ -56,6 +65,56 @@ pub fn serve<R: Runtime>(
 ) -> impl Future<Output = ()> + Send + 'static {
     let conn = server.accept(peer_addr(peer), clock::now());
     serve_connection(rt, &server, conn, (reader, writer, peer), log, tasks)
+}
+
+/// [`serve`] on a port that requires TLS, as nats-server does it: the INFO goes out in
+/// plain text (it tells the client `tls_required`), then the TLS handshake, bounded by the
+/// `tls` block's `timeout`, then the connection as usual over TLS. A failed handshake is
+/// logged and closes the connection.
+pub async fn serve_tls<R: Runtime>(
+    rt: R,
+    server: Arc<Server>,
+    (reader, mut writer, peer): (R::Reader, R::Writer, SocketAddr),
+    acceptor: TlsAcceptor,
+    log: Arc<Logger>,
+    tasks: TaskTracker,
+) {
+    let mut conn = server.accept(peer_addr(peer), clock::now());
+    let prefix = format!("{}:{} - cid:{}", peer.ip(), peer.port(), conn.id());
+    let mut info = VecDeque::new();
+    // The engine has queued the INFO: take it without waiting (the writer task, which
+    // drains this queue from now on, does not exist yet).
+    let _ = conn
+        .shared()
+        .poll_write(&mut Context::from_waker(Waker::noop()), &mut info);
+    let sent = runtime::timeout(
+        &rt,
+        server.options().write_deadline,
+        write_chunks(&mut writer, &mut info),
+    )
+    .await;
+    if !matches!(sent, Some(Ok(()))) {
+        conn.close(CloseReason::ReadError);
+        return;
+    }
+    let limit = server.options().tls_timeout();
+    let reader = tls::FirstRecordCheck::new(reader);
+    let handshake = acceptor.accept(tls::Joined::new(reader, writer));
+    let stream = match runtime::timeout(&rt, limit, handshake).await {
+        Some(Ok(stream)) => stream,
+        Some(Err(e)) => {
+            log.error(&format!("{prefix} - TLS handshake error: {e}"));
+            conn.close(CloseReason::TlsHandshakeError);
+            return;
+        }
+        None => {
+            log.error(&format!("{prefix} - TLS handshake timeout"));
+            conn.close(CloseReason::TlsHandshakeError);
+            return;
+        }
+    };
+    let (reader, writer) = tls::split(stream);
+    serve_connection(rt, &server, conn, (reader, writer, peer), log, tasks).await;
 }
 
 /// [`serve`] for a connection already accepted by the engine, over any byte stream: the

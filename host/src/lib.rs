@@ -16,6 +16,7 @@ pub mod monitor;
 pub mod runtime;
 pub mod serve;
 pub mod startup;
+pub mod tls;
 
 use rnats_engine::config::ConfigSource;
 

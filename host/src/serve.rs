@@ -7,6 +7,7 @@ use crate::logger::Logger;
 use crate::monitor;
 use crate::runtime::{self, Runtime, Signal, SignalSource};
 use crate::startup;
+use crate::tls::{self, TlsAcceptor};
 use crate::{clock, seed};
 use rnats_engine::options::Options;
 use rnats_engine::server::{lame_duck_schedule, CloseReason, Server};
@@ -76,6 +77,16 @@ pub async fn run_with<R: Runtime>(
             return ExitCode::from(1);
         }
     };
+    // The client port's TLS (a top-level `tls` block or the `--tls*` flags); a certificate
+    // only the TLS library can find wrong stops the server here.
+    let tls = match opts.tls.as_ref().map(|t| tls::acceptor(t, "client")) {
+        None => None,
+        Some(Ok(acceptor)) => Some(acceptor),
+        Some(Err(e)) => {
+            log.fatal(&e);
+            return ExitCode::from(1);
+        }
+    };
     for gateway in &mut gateways {
         if let Err(e) = gateway.bind(&rt, &mut opts) {
             log.fatal(&e);
@@ -101,8 +112,14 @@ pub async fn run_with<R: Runtime>(
     for gateway in &gateways {
         gateway.log_listening(&log);
     }
-    startup::log_ready(&log, &options.host, options.port.unwrap_or(0));
-    let code = serve(&rt, &server, listener, gateways, &mut signals, &log).await;
+    startup::log_ready(
+        &log,
+        &options.host,
+        options.port.unwrap_or(0),
+        tls.is_some(),
+    );
+    let clients = Clients { listener, tls };
+    let code = serve(&rt, &server, clients, gateways, &mut signals, &log).await;
     log.info("Server Exiting..");
     startup::remove_pid_file(&server.options());
     code
@@ -124,11 +141,17 @@ enum Event<C> {
     Accepted(std::io::Result<C>),
 }
 
+/// The client port: its listener, and its TLS when clients must use it.
+struct Clients<R: Runtime> {
+    listener: R::Listener,
+    tls: Option<TlsAcceptor>,
+}
+
 /// Accept clients until a signal says stop; reload on SIGHUP. Returns the exit code.
 async fn serve<R: Runtime>(
     rt: &R,
     server: &Arc<Server>,
-    listener: R::Listener,
+    Clients { listener, tls }: Clients<R>,
     gateways: Vec<Box<dyn Gateway<R>>>,
     signals: &mut R::Signals,
     log: &Arc<Logger>,
@@ -152,7 +175,7 @@ async fn serve<R: Runtime>(
         })
         .await;
         match event {
-            Event::Accepted(Ok(conn)) => client::spawn(rt, server, conn, log, &tasks),
+            Event::Accepted(Ok(conn)) => client::spawn(rt, server, conn, tls.as_ref(), log, &tasks),
             Event::Accepted(Err(e)) => {
                 let what = format!("Error accepting client connection: {e}");
                 runtime::pause_after_accept_error(rt, log, &what).await;

@@ -134,11 +134,14 @@ pub fn log_banner(log: &Logger, server: &Server) {
 }
 
 /// Log that clients can connect now (tools read these lines to find the port).
-pub fn log_ready(log: &Logger, host: &str, port: u16) {
+pub fn log_ready(log: &Logger, host: &str, port: u16, tls: bool) {
     log.info(&format!(
         "Listening for client connections on {}",
         host_port(host, port)
     ));
+    if tls {
+        log.info("TLS required for client connections");
+    }
     log.info("Server is ready");
 }
 

@@ -46,6 +46,7 @@
 //! | `tests/lifecycle.rs` | TCP | signals, lame duck mode, reload, pid/log files |
 //! | `tests/websocket.rs` | TCP | the `websocket` listener with [`RawClient::connect_ws`]: wire scenarios over WebSocket against TCP, framing, bad input, close handshake, upgrade answers, `Origin` checks, the block's authorization, monitoring |
 //! | `tests/websocket_tls.rs` | TCP | WebSocket over TLS (`wss://`, the block's `tls {}` with the certificates of `tests/certs/`): async-nats over wss, a TCP and a wss client sharing subjects, `verify` with `ca_file` (client certificates), the startup log line, the block's TLS config errors against nats-server's |
+//! | `tests/tls.rs` | TCP | TLS on the client port (the top-level `tls {}` block and the `--tls*` flags, certificates of `tests/certs/`): async-nats over `tls://`, the plain-text `INFO` then the protocol inside TLS (raw rustls client), plain-text and silent clients closed (`timeout`), `verify` with `ca_file`, the startup log line and `/varz`, the `INFO` of WebSocket clients, the flags and their errors, the block's config errors against nats-server's |
 //! | `tests/nats_ws.rs` | TCP | the official `nats.ws` client in Node (`tests/js/`, `node --test`) against each WebSocket listener, over `ws://` and over `wss://` |
 //!
 //! "all": [`for_each_server`], every server of the list, WebSocket frontends included: the

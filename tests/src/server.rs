@@ -709,6 +709,13 @@ impl TestServer {
         format!("wss://localhost:{}", self.ws_port())
     }
 
+    /// NATS-over-TLS URL, `tls://localhost:PORT`, for a server whose top-level `tls {}`
+    /// block (or `--tlscert`/`--tlskey` flags) serves the test certificate `server.pem`
+    /// ([`crate::cert_path`]), which names `localhost`.
+    pub fn tls_url(&self) -> String {
+        format!("tls://localhost:{}", self.port)
+    }
+
     /// HTTP monitor port. Panics unless started with [`ServerConfig::monitoring`].
     pub fn http_port(&self) -> u16 {
         self.http_port

@@ -3,6 +3,8 @@
 
 mod tls;
 
+pub(crate) use tls::load_tls_files;
+
 use super::duration::{go_duration_string, parse_go_duration};
 use super::parse::{Map, Token, Value};
 use super::{ConfigError, ConfigErrorKind, ConfigSource, ConfigWarning, WarningKind};
@@ -58,7 +60,6 @@ pub(crate) const UNSUPPORTED_TOP_LEVEL: &[&str] = &[
     "syslog",
     "system",
     "system_account",
-    "tls",
     "trusted",
     "trusted_keys",
 ];
@@ -561,6 +562,7 @@ impl<'o> Applier<'o> {
             }
             "accounts" => self.accounts(tk),
             "websocket" | "ws" => self.websocket(tk),
+            "tls" => self.opts.tls = self.tls_block(tk),
             other if UNSUPPORTED_TOP_LEVEL.contains(&other) => self.unsupported(k, tk),
             _ => self.unknown(k, tk),
         }

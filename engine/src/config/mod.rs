@@ -53,7 +53,7 @@ use crate::options::Options;
 use crate::prelude::*;
 use core::fmt;
 
-pub(crate) use apply::{client_port, go_quote, http_port};
+pub(crate) use apply::{client_port, go_quote, http_port, load_tls_files};
 
 /// Where the config parser reads included files and environment variables from.
 pub trait ConfigSource {

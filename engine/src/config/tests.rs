@@ -884,12 +884,13 @@ fn authorization_single_user_and_token() {
     assert_eq!(a.password.as_deref(), Some("s3cr3t"));
     assert_eq!(a.timeout, Some(secs(5)));
     assert!(a.is_required());
-    let a = ok("authorization { username: u, pass: p }").authorization;
+    let o = ok("authorization { username: u, pass: p }");
+    let a = &o.authorization;
     assert_eq!(
         (a.user.as_deref(), a.password.as_deref()),
         (Some("u"), Some("p"))
     );
-    assert_eq!(a.timeout_or_default(), DEFAULT_AUTH_TIMEOUT);
+    assert_eq!(o.auth_timeout(), DEFAULT_AUTH_TIMEOUT);
     let a = ok("Authorization { USER: a, PASSWORD: b }").authorization;
     assert_eq!(a.user.as_deref(), Some("a"));
     let a = ok("authorization { token: \"$2a$11$abc\" }").authorization;
@@ -1256,7 +1257,6 @@ cluster {
 gateway { name: g, port: 7222 }
 leafnodes { port: 7422 }
 mqtt { port: 1883 }
-tls { cert_file: "a.pem", key_file: "a.key", timeout: 2 }
 system_account: SYS
 server_tags: [ "a:b" ]
 "#;
@@ -1271,7 +1271,6 @@ server_tags: [ "a:b" ]
             "gateway",
             "leafnodes",
             "mqtt",
-            "tls",
             "system_account",
             "server_tags"
         ]
@@ -2179,6 +2178,29 @@ fn websocket_tls_errors_like_nats_server() {
     assert_eq!(
         e("tls { verify_and_map: true }"),
         "t.conf:2:8: error parsing tls config, \"verify_and_map\" is not supported by rnats yet"
+    );
+}
+
+#[test]
+fn top_level_tls_block_is_the_client_ports() {
+    let o = with_cert_files("tls { cert_file: s.pem, key_file: s.key, timeout: 0.5 }").unwrap();
+    let tls = o.tls.clone().unwrap();
+    assert_eq!(tls.cert_pem.as_deref(), Some(TEST_CERT));
+    assert_eq!(o.tls_timeout(), Duration::from_millis(500));
+    assert_eq!(Options::default().tls_timeout(), Duration::from_secs(2));
+    // nats-server's default auth timeout follows the TLS timeout.
+    assert_eq!(o.auth_timeout(), Duration::from_millis(1500));
+    assert_eq!(Options::default().auth_timeout(), Duration::from_secs(2));
+    let set = with_cert_files(
+        "tls { cert_file: s.pem, key_file: s.key }\nauthorization { token: t, timeout: 1 }",
+    )
+    .unwrap();
+    assert_eq!(set.auth_timeout(), Duration::from_secs(1));
+    assert!(o.websocket.is_none());
+    // Same errors as inside `websocket`, at the top-level key.
+    assert_eq!(
+        with_cert_files("port: 4222\ntls { cert_file: s.pem }").unwrap_err(),
+        "t.conf:2:1: missing 'key_file' in TLS configuration"
     );
 }
 

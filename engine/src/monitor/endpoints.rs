@@ -14,8 +14,6 @@ use crate::time::Instant;
 pub(crate) const GO_FIELD: &str = concat!("rnats ", env!("CARGO_PKG_VERSION"));
 /// The name of the only account.
 pub(crate) const GLOBAL_ACCOUNT: &str = "$G";
-/// nats-server's default TLS timeout (seconds), reported although TLS is not offered.
-const TLS_TIMEOUT_SECS: f64 = 2.0;
 
 /// Everything a handler may look at.
 pub(crate) struct Ctx<'a> {
@@ -234,6 +232,8 @@ fn varz(ctx: &Ctx<'_>) -> Obj {
         .put("host", o.host.as_str())
         .put("port", o.port.unwrap_or(0))
         .put_if(server.authenticator().is_required(), "auth_required", true)
+        .put_if(o.tls.is_some(), "tls_required", true)
+        .put_if(o.tls.as_ref().is_some_and(|t| t.verify), "tls_verify", true)
         .put("max_connections", o.max_connections)
         .put_if(
             o.max_subscriptions > 0,
@@ -246,10 +246,7 @@ fn varz(ctx: &Ctx<'_>) -> Obj {
         .put("http_port", o.http_port.unwrap_or(0))
         .put("http_base_path", "")
         .put("https_port", 0u64)
-        .put(
-            "auth_timeout",
-            o.authorization.timeout_or_default().as_secs_f64(),
-        )
+        .put("auth_timeout", o.auth_timeout().as_secs_f64())
         .put("max_control_line", o.max_control_line)
         .put("max_payload", o.max_payload)
         .put("max_pending", o.max_pending)
@@ -259,7 +256,7 @@ fn varz(ctx: &Ctx<'_>) -> Obj {
         .put("mqtt", Obj::new())
         .put("websocket", websocket_varz(o.websocket.as_ref()))
         .put("jetstream", Obj::new())
-        .put("tls_timeout", TLS_TIMEOUT_SECS)
+        .put("tls_timeout", o.tls_timeout().as_secs_f64())
         .put("write_deadline", duration_nanos(o.write_deadline))
         .put("start", start.clone())
         .put("now", ctx.now_text())

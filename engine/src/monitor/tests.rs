@@ -171,6 +171,55 @@ fn varz_shape() {
 }
 
 #[test]
+fn varz_and_info_announce_tls() {
+    use crate::options::TlsOptions;
+    let tls = |verify: bool, timeout: Option<Duration>| Options {
+        tls: Some(TlsOptions {
+            verify,
+            timeout,
+            ..TlsOptions::default()
+        }),
+        ..Options::default()
+    };
+    // As nats-server 2.9.10: both flags omitted without TLS, `tls_timeout` always there.
+    for (opts, required, verify, timeout) in [
+        (Options::default(), None, None, 2.0),
+        (tls(false, None), Some(true), None, 2.0),
+        (
+            tls(true, Some(Duration::from_millis(1500))),
+            Some(true),
+            Some(true),
+            1.5,
+        ),
+    ] {
+        let server = Server::new(opts, 7, T0);
+        let v = get(&server, "/varz", at(1)).json();
+        assert_eq!(v.get("tls_required").and_then(|b| b.as_bool()), required);
+        assert_eq!(v.get("tls_verify").and_then(|b| b.as_bool()), verify);
+        assert_eq!(v["tls_timeout"], timeout);
+        let conn = connect(&server, 40001, "", at(1));
+        let mut chunks = std::collections::VecDeque::new();
+        let mut cx = core::task::Context::from_waker(core::task::Waker::noop());
+        let _ = conn.shared().poll_write(&mut cx, &mut chunks);
+        let info: String = chunks
+            .iter()
+            .map(|c| String::from_utf8_lossy(c).into_owned())
+            .collect();
+        let json: serde_json::Value = serde_json::from_str(info[5..].trim()).unwrap();
+        assert_eq!(json.get("tls_required").and_then(|b| b.as_bool()), required);
+        assert_eq!(json.get("tls_verify").and_then(|b| b.as_bool()), verify);
+        if required.is_some() {
+            // nats-server's order: after `headers`, before `max_payload`.
+            let at = |k: &str| info.find(k).unwrap();
+            assert!(
+                at("\"headers\"") < at("\"tls_required\"")
+                    && at("\"tls_required\"") < at("\"max_payload\"")
+            );
+        }
+    }
+}
+
+#[test]
 fn varz_cpu() {
     let server = Server::new(Options::default(), 7, T0);
     let state = &server.monitor;

@@ -155,7 +155,7 @@ impl Connection {
         let config_generation = server.config_generation();
         let limits = parser_limits(&o);
         let auth_required = auth.is_required();
-        let mut auth_timeout = o.authorization.timeout_or_default();
+        let mut auth_timeout = o.auth_timeout();
         if client_type == ClientType::WebSocket {
             if let Some(t) = o.websocket.as_ref().and_then(|ws| ws.auth_timeout) {
                 auth_timeout = t;

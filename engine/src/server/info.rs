@@ -15,6 +15,10 @@ pub(crate) struct Info<'a> {
     host: &'a str,
     port: u16,
     headers: bool,
+    #[serde(skip_serializing_if = "core::ops::Not::not")]
+    tls_required: bool,
+    #[serde(skip_serializing_if = "core::ops::Not::not")]
+    tls_verify: bool,
     max_payload: usize,
     #[serde(skip_serializing_if = "core::ops::Not::not")]
     auth_required: bool,
@@ -27,7 +31,8 @@ pub(crate) struct Info<'a> {
 }
 
 /// The INFO JSON for client `cid` at `client_ip`. WebSocket clients see the same INFO,
-/// except that `auth_required` follows their own authenticator.
+/// except that `auth_required` follows their own authenticator; `tls_required` describes
+/// the client port, for them too (as nats-server 2.9.10 sends it).
 pub(crate) fn info_json(
     server: &Server,
     cid: u64,
@@ -44,6 +49,8 @@ pub(crate) fn info_json(
         host: &o.host,
         port: o.port.unwrap_or(0),
         headers: true,
+        tls_required: o.tls.is_some(),
+        tls_verify: o.tls.as_ref().is_some_and(|t| t.verify),
         max_payload: o.max_payload,
         auth_required: server.authenticator_for(client_type).is_required(),
         jetstream: false,

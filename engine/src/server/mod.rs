@@ -306,6 +306,12 @@ impl Server {
             kept.push("websocket");
         }
         options.websocket = current.websocket.clone();
+        // The client port's TLS is set up with its listener: a changed `tls` block waits
+        // for a restart (nats-server would reload the certificates).
+        if options.tls != current.tls {
+            kept.push("tls");
+        }
+        options.tls = current.tls.clone();
         let live = Live::new(options);
         *self.live.write() = live.clone();
         self.register_accounts();

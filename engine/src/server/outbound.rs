@@ -46,6 +46,8 @@ pub enum CloseReason {
     SlowConsumerWriteDeadline,
     /// A read or write on the socket failed.
     ReadError,
+    /// The TLS handshake failed or took longer than the `tls` block's `timeout`.
+    TlsHandshakeError,
     /// The server is shutting down.
     ServerShutdown,
 }
@@ -65,6 +67,7 @@ impl CloseReason {
             CloseReason::SlowConsumerPendingBytes => "Slow Consumer (Pending Bytes)",
             CloseReason::SlowConsumerWriteDeadline => "Slow Consumer (Write Deadline)",
             CloseReason::ReadError => "Read Error",
+            CloseReason::TlsHandshakeError => "TLS Handshake Failure",
             CloseReason::ServerShutdown => "Server Shutdown",
         }
     }

@@ -270,6 +270,8 @@ pub fn close_status(reason: CloseReason) -> (u16, &'static str) {
         // nats-server sends 1006 (abnormal closure) for these, a code reserved for
         // reporting that must never be on the wire; rnats says "going away" instead.
         CloseReason::ServerShutdown | CloseReason::ReadError | CloseReason::StaleConnection => 1001,
+        // nats-server's 1015 is reserved too (and no frame can pass a failed handshake).
+        CloseReason::TlsHandshakeError => 1001,
     };
     (code, reason.as_str())
 }

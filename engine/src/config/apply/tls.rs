@@ -6,7 +6,7 @@ use super::{go_quote, Applier};
 use crate::config::duration::parse_go_duration;
 use crate::config::parse::{Token, Value};
 use crate::config::pem;
-use crate::config::WarningKind;
+use crate::config::{ConfigSource, WarningKind};
 use crate::options::TlsOptions;
 use crate::prelude::*;
 use core::time::Duration;
@@ -104,58 +104,40 @@ impl Applier<'_> {
                 }
             }
         }
-        self.load_tls_files(tk, &mut tls)?;
+        if let Err(e) = load_tls_files(&mut tls, self.source) {
+            self.err(tk, e);
+            return None;
+        }
         Some(tls)
     }
+}
 
-    /// Read and check the files the block names, as nats-server does while parsing.
-    fn load_tls_files(&mut self, tk: &Token, tls: &mut TlsOptions) -> Option<()> {
-        match (&tls.cert_file, &tls.key_file) {
-            (Some(_), None) => {
-                self.err(tk, "missing 'key_file' in TLS configuration");
-                return None;
-            }
-            (None, Some(_)) => {
-                self.err(tk, "missing 'cert_file' in TLS configuration");
-                return None;
-            }
-            (Some(cert), Some(key)) => {
-                let pair = self
-                    .read_checked(cert, pem::check_certificate)
-                    .and_then(|c| Ok((c, self.read_checked(key, pem::check_private_key)?)));
-                match pair {
-                    Ok((cert, key)) => {
-                        tls.cert_pem = Some(cert);
-                        tls.key_pem = Some(key);
-                    }
-                    Err(e) => {
-                        self.err(tk, format!("error parsing X509 certificate/key pair: {e}"));
-                        return None;
-                    }
-                }
-            }
-            (None, None) => {}
-        }
-        if let Some(ca) = &tls.ca_file {
-            match self.read_checked(ca, pem::check_ca) {
-                Ok(text) => tls.ca_pem = Some(text),
-                Err(e) => {
-                    self.err(tk, e);
-                    return None;
-                }
-            }
-        }
-        Some(())
-    }
-
-    /// The text of `path`, if `check` accepts it.
-    fn read_checked(
-        &self,
-        path: &str,
-        check: fn(&str) -> Result<(), String>,
-    ) -> Result<String, String> {
-        let text = self.source.read_file(path)?;
+/// Read the files `tls` names through `source` and check them, as nats-server's
+/// `GenTLSConfig` does, with its messages: the certificate/key pair (both or neither),
+/// then `ca_file`.
+pub(crate) fn load_tls_files(
+    tls: &mut TlsOptions,
+    source: &dyn ConfigSource,
+) -> Result<(), String> {
+    let read_checked = |path: &str, check: fn(&str) -> Result<(), String>| {
+        let text = source.read_file(path)?;
         check(&text)?;
-        Ok(text)
+        Ok::<_, String>(text)
+    };
+    match (&tls.cert_file, &tls.key_file) {
+        (Some(_), None) => return Err("missing 'key_file' in TLS configuration".to_string()),
+        (None, Some(_)) => return Err("missing 'cert_file' in TLS configuration".to_string()),
+        (Some(cert), Some(key)) => {
+            let pair = read_checked(cert, pem::check_certificate)
+                .and_then(|c| Ok((c, read_checked(key, pem::check_private_key)?)))
+                .map_err(|e| format!("error parsing X509 certificate/key pair: {e}"))?;
+            tls.cert_pem = Some(pair.0);
+            tls.key_pem = Some(pair.1);
+        }
+        (None, None) => {}
     }
+    if let Some(ca) = &tls.ca_file {
+        tls.ca_pem = Some(read_checked(ca, pem::check_ca)?);
+    }
+    Ok(())
 }

@@ -1,5 +1,6 @@
-//! `wss://`: TLS for the WebSocket listener, from the `websocket { tls { ... } }` block
-//! (rustls with ring, over the runtime's futures-io socket halves).
+//! TLS for client connections, from a `tls { ... }` block (the top-level one for TCP
+//! clients, the `websocket` block's for `wss://`): rustls with ring, over the runtime's
+//! futures-io socket halves.
 //!
 //! The engine has read the certificate files and checked their PEM blocks while loading
 //! the config; here the DER inside is parsed, and what only a TLS library can find wrong
@@ -19,24 +20,25 @@ use futures_rustls::rustls::server::{ClientHello, ResolvesServerCert, WebPkiClie
 use futures_rustls::rustls::sign::CertifiedKey;
 use futures_rustls::rustls::{self, RootCertStore, ServerConfig};
 use futures_rustls::server::TlsStream;
-use futures_rustls::TlsAcceptor;
 use rnats_engine::options::TlsOptions;
 use std::io::{self, IoSlice};
 use std::pin::Pin;
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::task::{Context, Poll};
+use std::task::{ready, Context, Poll};
+
+pub use futures_rustls::TlsAcceptor;
 
 /// The acceptor for a `tls` block, or the startup error (worded as nats-server's where it
-/// has one).
-pub fn acceptor(tls: &TlsOptions) -> Result<TlsAcceptor, String> {
+/// has one). `what` names the listener in errors of rnats's own (`websocket`, `client`).
+pub fn acceptor(tls: &TlsOptions, what: &str) -> Result<TlsAcceptor, String> {
     let provider = Arc::new(ring::default_provider());
     let builder = ServerConfig::builder_with_provider(provider.clone())
         .with_safe_default_protocol_versions()
-        .map_err(|e| format!("websocket TLS: {e}"))?;
+        .map_err(|e| format!("{what} TLS: {e}"))?;
     let builder = if tls.verify {
-        let ca = tls.ca_pem.as_deref().ok_or(
-            "websocket TLS: 'verify' needs a 'ca_file' with the certificates clients must present (rnats does not use the system's)",
-        )?;
+        let ca = tls.ca_pem.as_deref().ok_or_else(|| format!(
+            "{what} TLS: 'verify' needs a 'ca_file' with the certificates clients must present (rnats does not use the system's)"
+        ))?;
         let mut roots = RootCertStore::empty();
         for cert in certificates(ca).map_err(|_| "failed to parse root ca certificate")? {
             roots
@@ -45,7 +47,7 @@ pub fn acceptor(tls: &TlsOptions) -> Result<TlsAcceptor, String> {
         }
         let verifier = WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider)
             .build()
-            .map_err(|e| format!("websocket TLS: {e}"))?;
+            .map_err(|e| format!("{what} TLS: {e}"))?;
         builder.with_client_cert_verifier(verifier)
     } else {
         builder.with_no_client_auth()
@@ -143,6 +145,49 @@ impl<Rd: Unpin, Wr: AsyncWrite + Unpin> AsyncWrite for Joined<Rd, Wr> {
     }
 }
 
+/// A client's first bytes, checked as Go's crypto/tls checks them before anything else:
+/// they must start a handshake (or alert) record. Otherwise the read fails with Go's
+/// error, and the client (say, one speaking plain NATS to a TLS port) gets the connection
+/// closed without a word, as from nats-server, rather than a TLS alert from rustls.
+pub struct FirstRecordCheck<Rd> {
+    inner: Rd,
+    checked: bool,
+}
+
+/// TLS record types a client may start with: handshake, alert.
+const FIRST_RECORD_TYPES: [u8; 2] = [0x16, 0x15];
+
+impl<Rd> FirstRecordCheck<Rd> {
+    /// Check what `inner` reads first.
+    pub fn new(inner: Rd) -> Self {
+        FirstRecordCheck {
+            inner,
+            checked: false,
+        }
+    }
+}
+
+impl<Rd: AsyncRead + Unpin> AsyncRead for FirstRecordCheck<Rd> {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut [u8],
+    ) -> Poll<io::Result<usize>> {
+        let this = self.get_mut();
+        let n = ready!(Pin::new(&mut this.inner).poll_read(cx, buf))?;
+        if !this.checked && n > 0 {
+            this.checked = true;
+            if !FIRST_RECORD_TYPES.contains(&buf[0]) {
+                return Poll::Ready(Err(io::Error::new(
+                    io::ErrorKind::InvalidData,
+                    "tls: first record does not look like a TLS handshake",
+                )));
+            }
+        }
+        Poll::Ready(Ok(n))
+    }
+}
+
 /// An established TLS connection shared by its reading and writing halves.
 type Shared<S> = Arc<Mutex<TlsStream<S>>>;
 
@@ -233,15 +278,15 @@ mod tests {
 
     #[test]
     fn the_test_certificates_make_an_acceptor() {
-        assert!(acceptor(&block("server.pem", "server.key", false)).is_ok());
-        assert!(acceptor(&block("server.pem", "server.key", true)).is_ok());
+        assert!(acceptor(&block("server.pem", "server.key", false), "client").is_ok());
+        assert!(acceptor(&block("server.pem", "server.key", true), "client").is_ok());
         // An empty block too (every handshake then fails, as in nats-server).
-        assert!(acceptor(&TlsOptions::default()).is_ok());
+        assert!(acceptor(&TlsOptions::default(), "client").is_ok());
     }
 
     #[test]
     fn a_key_of_another_certificate_is_gos_error() {
-        let e = acceptor(&block("server.pem", "client.key", false)).err();
+        let e = acceptor(&block("server.pem", "client.key", false), "client").err();
         assert_eq!(
             e.as_deref(),
             Some("error parsing X509 certificate/key pair: tls: private key does not match public key")
@@ -249,10 +294,36 @@ mod tests {
     }
 
     #[test]
+    fn a_first_record_that_is_not_tls_fails_the_read() {
+        let read_all = |bytes: &'static [u8]| {
+            let mut reader = FirstRecordCheck::new(bytes);
+            let mut buf = [0u8; 16];
+            let waker = std::task::Waker::noop();
+            let mut cx = Context::from_waker(waker);
+            let mut results = Vec::new();
+            loop {
+                match Pin::new(&mut reader).poll_read(&mut cx, &mut buf) {
+                    Poll::Ready(Ok(0)) => return results,
+                    Poll::Ready(r) => results.push(r.map_err(|e| e.to_string())),
+                    Poll::Pending => unreachable!("a slice is always ready"),
+                }
+            }
+        };
+        assert_eq!(read_all(b"\x16\x03\x01\x00\x05hello"), [Ok(10)]);
+        assert_eq!(read_all(b"\x15\x03\x03\x00\x02\x02\x32"), [Ok(7)]);
+        assert_eq!(
+            read_all(b"CONNECT {}\r\n"),
+            [Err(
+                "tls: first record does not look like a TLS handshake".to_string()
+            )]
+        );
+    }
+
+    #[test]
     fn verify_needs_a_ca_file() {
         let mut tls = block("server.pem", "server.key", true);
         tls.ca_pem = None;
-        let e = acceptor(&tls).err().unwrap_or_default();
+        let e = acceptor(&tls, "client").err().unwrap_or_default();
         assert!(e.contains("'verify' needs a 'ca_file'"), "{e}");
     }
 }
