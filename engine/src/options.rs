@@ -288,6 +288,8 @@ pub struct TlsOptions {
     /// `timeout`: the TLS handshake limit nats-server applies to TCP clients (kept for
     /// `/varz`; WebSocket handshakes are bounded by `handshake_timeout`, as in nats-server).
     pub timeout: Option<Duration>,
+    /// `handshake_first` (nats-server 2.10): the TLS handshake before the INFO.
+    pub handshake_first: HandshakeFirst,
     /// The text of `cert_file` (both or neither of the pair are set).
     pub cert_pem: Option<String>,
     /// The text of `key_file`.
@@ -295,6 +297,22 @@ pub struct TlsOptions {
     /// The text of `ca_file`.
     pub ca_pem: Option<String>,
 }
+
+/// When a TCP client's TLS handshake happens (nats-server 2.10's `handshake_first`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum HandshakeFirst {
+    /// After the INFO, which goes out in plain text (the classic way, and the default).
+    #[default]
+    Off,
+    /// Before anything: the client starts TLS at once, the INFO comes inside TLS.
+    On,
+    /// As `On` if the client starts TLS within this delay; else the INFO goes out in
+    /// plain text and the handshake follows, as with `Off` (`"auto"`: 50 ms).
+    Fallback(Duration),
+}
+
+/// nats-server's fallback delay for `handshake_first: auto`.
+pub const DEFAULT_HANDSHAKE_FIRST_FALLBACK: Duration = Duration::from_millis(50);
 
 impl fmt::Debug for TlsOptions {
     /// Without the private key, so that printing options cannot leak it.
@@ -305,6 +323,7 @@ impl fmt::Debug for TlsOptions {
             .field("ca_file", &self.ca_file)
             .field("verify", &self.verify)
             .field("timeout", &self.timeout)
+            .field("handshake_first", &self.handshake_first)
             .finish_non_exhaustive()
     }
 }

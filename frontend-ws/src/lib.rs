@@ -25,7 +25,7 @@ pub mod handshake;
 
 use futures_io::{AsyncRead, AsyncWrite};
 use rnats_engine::options::Options;
-use rnats_engine::server::{ClientType, PeerAddr, Server};
+use rnats_engine::server::{ClientType, PeerAddr, Server, TlsSession};
 use rnats_engine::websocket::OriginPolicy;
 use rnats_host::client;
 use rnats_host::clock;
@@ -156,7 +156,7 @@ async fn connection<R: Runtime>(
         .as_ref()
         .and_then(|ws| ws.handshake_timeout);
     let Some(acceptor) = tls else {
-        let client = (reader, writer, peer);
+        let client = (reader, writer, peer, None);
         return upgrade(rt, server, policy, client, started, limit, log, tasks).await;
     };
     let handshake = acceptor.accept(tls::Joined::new(reader, writer));
@@ -173,18 +173,10 @@ async fn connection<R: Runtime>(
         }
         None => return,
     };
+    let session = tls::session(&stream);
     let (reader, writer) = tls::split(stream);
-    upgrade(
-        rt,
-        server,
-        policy,
-        (reader, writer, peer),
-        started,
-        limit,
-        log,
-        tasks,
-    )
-    .await;
+    let client = (reader, writer, peer, Some(session));
+    upgrade(rt, server, policy, client, started, limit, log, tasks).await;
 }
 
 /// Run `fut` until `limit` after `started` (no limit: `None`); `None` when time ran out.
@@ -203,14 +195,14 @@ async fn within<R: Runtime, F: Future>(
     }
 }
 
-/// The HTTP upgrade on an accepted (and, with TLS, decrypted) connection, then the engine
-/// connection over frames.
+/// The HTTP upgrade on an accepted (and, with TLS, decrypted: `session`) connection, then
+/// the engine connection over frames.
 #[allow(clippy::too_many_arguments)]
 async fn upgrade<R, Rd, Wr>(
     rt: R,
     server: Arc<Server>,
     policy: Arc<OriginPolicy>,
-    (mut reader, mut writer, peer): (Rd, Wr, SocketAddr),
+    (mut reader, mut writer, peer, session): (Rd, Wr, SocketAddr, Option<TlsSession>),
     started: Instant,
     limit: Option<Duration>,
     log: Arc<Logger>,
@@ -250,6 +242,9 @@ async fn upgrade<R, Rd, Wr>(
         port: peer.port(),
     };
     let conn = server.accept_as(addr, clock::now(), ClientType::WebSocket);
+    if let Some(session) = session {
+        conn.shared().set_tls(session);
+    }
     let link = codec::Link::new(conn.shared().clone());
     let reader = codec::WsReader::new(reader, link.clone());
     let writer = codec::WsWriter::new(writer, link);

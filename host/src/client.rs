@@ -9,6 +9,7 @@ use crate::serve::TaskTracker;
 use crate::tls::{self, TlsAcceptor};
 use bytes::{Buf, Bytes, BytesMut};
 use futures_io::{AsyncRead, AsyncWrite};
+use rnats_engine::options::HandshakeFirst;
 use rnats_engine::server::{CloseReason, ConnShared, Connection, PeerAddr, Server, WriteEvent};
 use rnats_engine::time::Instant;
 use std::collections::VecDeque;
@@ -69,38 +70,52 @@ pub fn serve<R: Runtime>(
 
 /// [`serve`] on a port that requires TLS, as nats-server does it: the INFO goes out in
 /// plain text (it tells the client `tls_required`), then the TLS handshake, bounded by the
-/// `tls` block's `timeout`, then the connection as usual over TLS. A failed handshake is
-/// logged and closes the connection.
+/// `tls` block's `timeout`, then the connection as usual over TLS. With `handshake_first`
+/// the handshake comes first and the INFO inside TLS (when the client starts TLS within
+/// the fallback delay, if one is set). A failed handshake is logged and closes the
+/// connection.
 pub async fn serve_tls<R: Runtime>(
     rt: R,
     server: Arc<Server>,
-    (reader, mut writer, peer): (R::Reader, R::Writer, SocketAddr),
+    (mut reader, mut writer, peer): (R::Reader, R::Writer, SocketAddr),
     acceptor: TlsAcceptor,
     log: Arc<Logger>,
     tasks: TaskTracker,
 ) {
     let mut conn = server.accept(peer_addr(peer), clock::now());
     let prefix = format!("{}:{} - cid:{}", peer.ip(), peer.port(), conn.id());
-    let mut info = VecDeque::new();
-    // The engine has queued the INFO: take it without waiting (the writer task, which
-    // drains this queue from now on, does not exist yet).
-    let _ = conn
-        .shared()
-        .poll_write(&mut Context::from_waker(Waker::noop()), &mut info);
-    let sent = runtime::timeout(
-        &rt,
-        server.options().write_deadline,
-        write_chunks(&mut writer, &mut info),
-    )
-    .await;
-    if !matches!(sent, Some(Ok(()))) {
+    let (handshake_first, handshake_limit, write_deadline) = {
+        let o = server.options();
+        let first = o.tls.as_ref().map(|t| t.handshake_first);
+        (first.unwrap_or_default(), o.tls_timeout(), o.write_deadline)
+    };
+    // Who speaks first: bytes the client sends while the server waits are kept for TLS.
+    let mut first_bytes = Vec::new();
+    let tls_first = match handshake_first {
+        HandshakeFirst::Off => false,
+        HandshakeFirst::On => true,
+        HandshakeFirst::Fallback(delay) => {
+            let mut buf = [0u8; 512];
+            match runtime::timeout(&rt, delay, runtime::read(&mut reader, &mut buf)).await {
+                Some(Ok(n @ 1..)) => {
+                    first_bytes.extend_from_slice(&buf[..n]);
+                    true
+                }
+                Some(_) => {
+                    conn.close(CloseReason::ClientClosed);
+                    return;
+                }
+                None => false,
+            }
+        }
+    };
+    if !tls_first && !send_info_in_plain_text(&rt, &conn, &mut writer, write_deadline).await {
         conn.close(CloseReason::ReadError);
         return;
     }
-    let limit = server.options().tls_timeout();
-    let reader = tls::FirstRecordCheck::new(reader);
+    let reader = tls::FirstRecordCheck::new(tls::Replay::new(first_bytes, reader));
     let handshake = acceptor.accept(tls::Joined::new(reader, writer));
-    let stream = match runtime::timeout(&rt, limit, handshake).await {
+    let stream = match runtime::timeout(&rt, handshake_limit, handshake).await {
         Some(Ok(stream)) => stream,
         Some(Err(e)) => {
             log.error(&format!("{prefix} - TLS handshake error: {e}"));
@@ -113,8 +128,28 @@ pub async fn serve_tls<R: Runtime>(
             return;
         }
     };
+    conn.shared().set_tls(tls::session(&stream));
     let (reader, writer) = tls::split(stream);
+    // With the handshake first, the INFO is still queued: the writer sends it inside TLS.
     serve_connection(rt, &server, conn, (reader, writer, peer), log, tasks).await;
+}
+
+/// Write the INFO the engine queued for `conn` straight to the socket, before TLS starts;
+/// false if that failed or took longer than `deadline`.
+async fn send_info_in_plain_text<R: Runtime, W: AsyncWrite + Unpin>(
+    rt: &R,
+    conn: &Connection,
+    writer: &mut W,
+    deadline: Duration,
+) -> bool {
+    let mut info = VecDeque::new();
+    // Taken without waiting: the writer task, which drains this queue from now on, does
+    // not exist yet.
+    let _ = conn
+        .shared()
+        .poll_write(&mut Context::from_waker(Waker::noop()), &mut info);
+    let sent = runtime::timeout(rt, deadline, write_chunks(writer, &mut info)).await;
+    matches!(sent, Some(Ok(())))
 }
 
 /// [`serve`] for a connection already accepted by the engine, over any byte stream: the

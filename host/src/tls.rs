@@ -21,6 +21,7 @@ use futures_rustls::rustls::sign::CertifiedKey;
 use futures_rustls::rustls::{self, RootCertStore, ServerConfig};
 use futures_rustls::server::TlsStream;
 use rnats_engine::options::TlsOptions;
+use rnats_engine::server::TlsSession;
 use std::io::{self, IoSlice};
 use std::pin::Pin;
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -66,6 +67,29 @@ pub fn acceptor(tls: &TlsOptions, what: &str) -> Result<TlsAcceptor, String> {
         _ => builder.with_cert_resolver(Arc::new(NoCertificate)),
     };
     Ok(TlsAcceptor::from(Arc::new(config)))
+}
+
+/// What `/connz` shows of an established session: the version as nats-server writes it
+/// (`1.3`), the cipher suite by its IANA name as Go's `tls.CipherSuiteName` gives it
+/// (rustls names TLS 1.3 suites `TLS13_…`).
+pub fn session<S>(stream: &TlsStream<S>) -> TlsSession {
+    let conn = stream.get_ref().1;
+    let version = match conn.protocol_version() {
+        Some(rustls::ProtocolVersion::TLSv1_3) => "1.3",
+        Some(rustls::ProtocolVersion::TLSv1_2) => "1.2",
+        _ => "",
+    };
+    let suite = conn
+        .negotiated_cipher_suite()
+        .and_then(|s| s.suite().as_str())
+        .unwrap_or_default();
+    TlsSession {
+        version: version.to_string(),
+        cipher_suite: match suite.strip_prefix("TLS13_") {
+            Some(rest) => format!("TLS_{rest}"),
+            None => suite.to_string(),
+        },
+    }
 }
 
 /// The certificates of a PEM text.
@@ -152,6 +176,42 @@ impl<Rd: Unpin, Wr: AsyncWrite + Unpin> AsyncWrite for Joined<Rd, Wr> {
 pub struct FirstRecordCheck<Rd> {
     inner: Rd,
     checked: bool,
+}
+
+/// Bytes already read from a socket (while waiting to see whether the client starts
+/// TLS), handed out again before the socket's.
+pub struct Replay<Rd> {
+    head: Vec<u8>,
+    pos: usize,
+    inner: Rd,
+}
+
+impl<Rd> Replay<Rd> {
+    /// `head` first, then `inner`.
+    pub fn new(head: Vec<u8>, inner: Rd) -> Self {
+        Replay {
+            head,
+            pos: 0,
+            inner,
+        }
+    }
+}
+
+impl<Rd: AsyncRead + Unpin> AsyncRead for Replay<Rd> {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut [u8],
+    ) -> Poll<io::Result<usize>> {
+        let this = self.get_mut();
+        if this.pos < this.head.len() {
+            let n = buf.len().min(this.head.len() - this.pos);
+            buf[..n].copy_from_slice(&this.head[this.pos..this.pos + n]);
+            this.pos += n;
+            return Poll::Ready(Ok(n));
+        }
+        Pin::new(&mut this.inner).poll_read(cx, buf)
+    }
 }
 
 /// TLS record types a client may start with: handshake, alert.
@@ -317,6 +377,18 @@ mod tests {
                 "tls: first record does not look like a TLS handshake".to_string()
             )]
         );
+    }
+
+    #[test]
+    fn replay_hands_out_the_head_first() {
+        let mut reader = Replay::new(b"abc".to_vec(), &b"def"[..]);
+        let mut cx = Context::from_waker(std::task::Waker::noop());
+        let mut got = Vec::new();
+        let mut buf = [0u8; 2];
+        while let Poll::Ready(Ok(n @ 1..)) = Pin::new(&mut reader).poll_read(&mut cx, &mut buf) {
+            got.extend_from_slice(&buf[..n]);
+        }
+        assert_eq!(got, b"abcdef");
     }
 
     #[test]

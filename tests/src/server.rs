@@ -39,6 +39,9 @@ pub struct ServerConfig {
     /// {ws_port}, no_tls: true }` is appended to it (a config file is written if needed).
     /// Implied for a server whose [`crate::Transport`] is WebSocket.
     pub websocket: bool,
+    /// The client port says nothing until the client speaks (TLS `handshake_first`): the
+    /// server is ready once that port accepts, instead of once it sends an INFO.
+    pub silent_client_port: bool,
 }
 
 impl Default for ServerConfig {
@@ -51,6 +54,7 @@ impl Default for ServerConfig {
             env: Vec::new(),
             listen_args: true,
             websocket: false,
+            silent_client_port: false,
         }
     }
 }
@@ -79,6 +83,12 @@ impl ServerConfig {
     /// Builder: serve WebSocket clients too (see [`ServerConfig::websocket`]).
     pub fn with_websocket(mut self) -> Self {
         self.websocket = true;
+        self
+    }
+
+    /// Builder: see [`ServerConfig::silent_client_port`].
+    pub fn with_silent_client_port(mut self) -> Self {
+        self.silent_client_port = true;
         self
     }
 
@@ -592,6 +602,7 @@ impl TestServer {
                 &([127, 0, 0, 1], port).into(),
                 Duration::from_millis(200),
             ) {
+                Ok(_) if config.silent_client_port => break,
                 Ok(mut s) => {
                     let mut line = Vec::new();
                     let _ = s.set_read_timeout(Some(Duration::from_millis(200)));

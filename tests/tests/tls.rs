@@ -19,6 +19,9 @@
 //!   block, and nats-server's errors for the others.
 //! * Bad `tls` blocks are rejected at startup with nats-server's exit code and message,
 //!   position included.
+//! * `/connz` shows each TLS client's `tls_version` and `tls_cipher_suite`.
+//! * `handshake_first` (nats-server 2.10, so rnats only): TLS before anything, the `INFO`
+//!   inside it; with a fallback delay, classic clients too.
 //!
 //! Runs on the TCP servers ([`rnats_tests::for_each_tcp_server`]), which is every binary
 //! once: each test picks its listener itself.
@@ -619,6 +622,25 @@ fn tls_startup_log_and_varz() {
             Some(2.0),
             "[{kind}] /varz: {v:#}"
         );
+        // /connz shows the session (which TLS 1.3 suite each server prefers differs).
+        let (_, mut c) = RawTls::connect(kind, server.port(), false);
+        assert_eq!(
+            show(&c.roundtrip(b"CONNECT {\"verbose\":false}\r\n")),
+            "PONG\\r\\n"
+        );
+        let v = http_get_json(server.http_port(), "/connz");
+        let conn = &v["connections"][0];
+        assert_eq!(conn["tls_version"], "1.3", "[{kind}] /connz: {v:#}");
+        let suite = conn["tls_cipher_suite"].as_str().unwrap_or_default();
+        assert!(
+            [
+                "TLS_AES_128_GCM_SHA256",
+                "TLS_AES_256_GCM_SHA384",
+                "TLS_CHACHA20_POLY1305_SHA256"
+            ]
+            .contains(&suite),
+            "[{kind}] /connz: {v:#}"
+        );
 
         // No TLS at all.
         let server = TestServer::start(kind, ServerConfig::default().with_monitoring());
@@ -1145,5 +1167,88 @@ fn tls_config_errors_match_nats_server() {
             cases.len(),
             failures.join("\n  ")
         );
+    });
+}
+
+// ---------------------------------------------------------------------------------------
+// handshake_first (nats-server 2.10; the reference binary here, 2.9.10, predates it)
+// ---------------------------------------------------------------------------------------
+
+/// A raw client that starts TLS at once and returns the first line it gets inside TLS.
+fn first_line_inside_tls(kind: ServerKind, port: u16) -> String {
+    let mut socket = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    socket.set_read_timeout(Some(T)).unwrap();
+    let name = ServerName::try_from("localhost").unwrap();
+    let mut conn = rustls::ClientConnection::new(rustls_config(false), name).unwrap();
+    while conn.is_handshaking() {
+        conn.complete_io(&mut socket)
+            .unwrap_or_else(|e| panic!("[{kind}] TLS handshake before INFO: {e}"));
+    }
+    let mut stream = rustls::StreamOwned::new(conn, socket);
+    let mut line = Vec::new();
+    let mut byte = [0u8; 1];
+    while !line.ends_with(b"\r\n") {
+        match stream.read(&mut byte) {
+            Ok(1) => line.push(byte[0]),
+            other => panic!("[{kind}] reading INFO inside TLS: {other:?}"),
+        }
+    }
+    String::from_utf8_lossy(&line).into_owned()
+}
+
+#[test]
+fn tls_handshake_first() {
+    for_each_tcp_server_async(|kind| async move {
+        if kind.is_reference() {
+            return;
+        }
+        let config = ServerConfig::config(tls_block("handshake_first: true"));
+        let server = TestServer::start(kind, config.with_silent_client_port());
+        // Nothing in plain text: the server waits for the client's TLS hello.
+        let mut plain = std::net::TcpStream::connect(("127.0.0.1", server.port())).unwrap();
+        plain
+            .set_read_timeout(Some(Duration::from_millis(300)))
+            .unwrap();
+        let mut buf = [0u8; 64];
+        let early = plain.read(&mut buf);
+        assert!(
+            matches!(&early, Err(e) if e.kind() == std::io::ErrorKind::WouldBlock || e.kind() == std::io::ErrorKind::TimedOut),
+            "[{kind}] handshake_first: the server spoke first: {early:?}"
+        );
+        drop(plain);
+        let info = first_line_inside_tls(kind, server.port());
+        assert!(
+            info.starts_with("INFO {"),
+            "[{kind}] first line inside TLS: {info}"
+        );
+        assert!(info.contains("\"tls_required\":true"), "[{kind}] {info}");
+        // A client that starts TLS first talks as usual.
+        let url = server.tls_url();
+        let a = connect(kind, &url, trusting().tls_first()).await;
+        let b = connect(kind, &url, trusting().tls_first()).await;
+        let mut sub = b.subscribe("first.>").await.unwrap();
+        barrier(&b).await;
+        a.publish("first.hello", Bytes::from_static(b"hi"))
+            .await
+            .unwrap();
+        assert_eq!(next(&mut sub).await.payload.as_ref(), b"hi", "[{kind}]");
+
+        // With a fallback delay, classic clients get the INFO in plain text after it.
+        let server = start_tls(kind, "handshake_first: \"200ms\"");
+        let url = server.tls_url();
+        let classic = connect(kind, &url, trusting()).await;
+        let first = connect(kind, &url, trusting().tls_first()).await;
+        let mut sub = classic.subscribe("mixed").await.unwrap();
+        barrier(&classic).await;
+        first
+            .publish("mixed", Bytes::from_static(b"both ways"))
+            .await
+            .unwrap();
+        assert_eq!(
+            next(&mut sub).await.payload.as_ref(),
+            b"both ways",
+            "[{kind}]"
+        );
+        server.assert_running();
     });
 }

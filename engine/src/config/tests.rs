@@ -2205,6 +2205,41 @@ fn top_level_tls_block_is_the_client_ports() {
 }
 
 #[test]
+fn tls_handshake_first_values() {
+    use crate::options::HandshakeFirst;
+    let first = |value: &str| {
+        with_cert_files(&format!("tls {{ handshake_first: {value} }}"))
+            .map(|o| o.tls.unwrap().handshake_first)
+    };
+    assert_eq!(first("true"), Ok(HandshakeFirst::On));
+    assert_eq!(first("false"), Ok(HandshakeFirst::Off));
+    assert_eq!(first("\"on\""), Ok(HandshakeFirst::On));
+    assert_eq!(
+        first("auto"),
+        Ok(HandshakeFirst::Fallback(Duration::from_millis(50)))
+    );
+    assert_eq!(
+        first("\"300ms\""),
+        Ok(HandshakeFirst::Fallback(Duration::from_millis(300)))
+    );
+    assert_eq!(
+        first("\"soon\""),
+        Err("t.conf:1:6: field \"handshake_first\"'s value \"soon\" is invalid".to_string())
+    );
+    assert_eq!(
+        first("1"),
+        Err(
+            "t.conf:1:6: field \"handshake_first\" should be a boolean or a string, got int64"
+                .to_string()
+        )
+    );
+    assert_eq!(
+        with_cert_files("tls { first: true }").map(|o| o.tls.unwrap().handshake_first),
+        Ok(HandshakeFirst::On)
+    );
+}
+
+#[test]
 fn websocket_tls_tuning_fields_are_warnings() {
     let src = Mem::new().file(
         "t.conf",

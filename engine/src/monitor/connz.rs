@@ -250,6 +250,11 @@ fn conn_info(ctx: &Ctx<'_>, r: &Row, auth: bool, subs: bool, subs_detail: bool) 
         .put_str_nonempty("name", &m.name)
         .put_str_nonempty("lang", &m.lang)
         .put_str_nonempty("version", &m.version);
+    if let Some(tls) = &m.tls {
+        info = info
+            .put("tls_version", tls.version.as_str())
+            .put("tls_cipher_suite", tls.cipher_suite.as_str());
+    }
     if auth {
         // `account` is left out for the global account, the only one.
         info = info.put_str_nonempty("authorized_user", m.user.as_deref().unwrap_or(""));

@@ -40,7 +40,7 @@ mod subscription;
 
 pub use conn::Connection;
 pub use outbound::{CloseReason, WriteEvent, SHARE_PAYLOAD_AT};
-pub use shared::{ConnMeta, ConnShared, Counters};
+pub use shared::{ConnMeta, ConnShared, Counters, TlsSession};
 pub use subscription::{SubRef, Subscription};
 
 use crate::auth::Authenticator;

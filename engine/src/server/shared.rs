@@ -92,6 +92,17 @@ pub struct ConnMeta {
     pub rtt: Option<Duration>,
     /// How the client connected (TCP or WebSocket).
     pub client_type: super::ClientType,
+    /// The TLS session, when the client connected over TLS.
+    pub tls: Option<TlsSession>,
+}
+
+/// What `/connz` shows of a client's TLS session, in nats-server's words.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct TlsSession {
+    /// `1.2` or `1.3`.
+    pub version: String,
+    /// The cipher suite by its IANA name (Go's), e.g. `TLS_AES_128_GCM_SHA256`.
+    pub cipher_suite: String,
 }
 
 /// The shared half of a connection.
@@ -238,6 +249,11 @@ impl ConnShared {
         if let Some(w) = waker {
             w.wake();
         }
+    }
+
+    /// Record the TLS session the frontend established (shown by `/connz`).
+    pub fn set_tls(&self, session: TlsSession) {
+        self.meta.lock().tls = Some(session);
     }
 
     /// A copy of the connection's descriptive data.

@@ -7,7 +7,7 @@ use crate::config::duration::parse_go_duration;
 use crate::config::parse::{Token, Value};
 use crate::config::pem;
 use crate::config::{ConfigSource, WarningKind};
-use crate::options::TlsOptions;
+use crate::options::{HandshakeFirst, TlsOptions, DEFAULT_HANDSHAKE_FIRST_FALLBACK};
 use crate::prelude::*;
 use core::time::Duration;
 
@@ -32,8 +32,6 @@ const IGNORED: &[&str] = &[
     "cipher_suites",
     "curve_preferences",
     "min_version",
-    "handshake_first",
-    "handshake_first_fallback",
     "insecure",
 ];
 
@@ -82,6 +80,9 @@ impl Applier<'_> {
                     tls.timeout = (secs > 0.0)
                         .then(|| Duration::try_from_secs_f64(secs).unwrap_or(Duration::MAX));
                 }
+                "handshake_first" | "first" | "immediate" => {
+                    tls.handshake_first = self.handshake_first(&key, v)?;
+                }
                 k if REFUSED.contains(&k) => {
                     let msg = format!(
                         "error parsing tls config, {} is not supported by rnats yet",
@@ -109,6 +110,47 @@ impl Applier<'_> {
             return None;
         }
         Some(tls)
+    }
+}
+
+impl Applier<'_> {
+    /// `handshake_first`: a boolean, `auto`, or the fallback delay as a duration.
+    fn handshake_first(&mut self, key: &str, v: &Token) -> Option<HandshakeFirst> {
+        let value = match &v.value {
+            Value::Bool(true) => return Some(HandshakeFirst::On),
+            Value::Bool(false) => return Some(HandshakeFirst::Off),
+            Value::Str(s) => s.to_ascii_lowercase(),
+            other => {
+                let msg = format!(
+                    "field {} should be a boolean or a string, got {}",
+                    go_quote(key),
+                    other.go_type()
+                );
+                self.err(v, msg);
+                return None;
+            }
+        };
+        match value.as_str() {
+            "true" | "on" => Some(HandshakeFirst::On),
+            "false" | "off" => Some(HandshakeFirst::Off),
+            "auto" | "auto_fallback" => {
+                Some(HandshakeFirst::Fallback(DEFAULT_HANDSHAKE_FIRST_FALLBACK))
+            }
+            text => match parse_go_duration(text) {
+                Ok(nanos) if nanos > 0 => {
+                    Some(HandshakeFirst::Fallback(Duration::from_nanos(nanos as u64)))
+                }
+                _ => {
+                    let msg = format!(
+                        "field {}'s value {} is invalid",
+                        go_quote(key),
+                        go_quote(text)
+                    );
+                    self.err(v, msg);
+                    None
+                }
+            },
+        }
     }
 }
 
