@@ -26,15 +26,18 @@
 //! Runs on the TCP servers ([`rnats_tests::for_each_tcp_server`]), which is every binary
 //! once: each test picks its listener itself.
 
+mod support;
+
+use support::{barrier, connect, next, reaches, refused, with_client_cert, T};
+
 use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use async_nats::rustls;
-use async_nats::{ConnectError, ConnectOptions, HeaderMap, Message, Subscriber};
+use async_nats::ConnectOptions;
 use bytes::Bytes;
-use futures_util::StreamExt;
 use rnats_tests::{
     cert_path, for_each_tcp_server, for_each_tcp_server_async, free_port, http_get_json,
     run_server_command, show, wait_for, RawClient, ServerConfig, ServerKind, TempDir, TestServer,
@@ -43,8 +46,6 @@ use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName};
 use serde_json::Value;
 use tokio::time::timeout;
-
-const T: Duration = Duration::from_secs(5);
 
 /// A top-level `tls` block with the test server certificate; `extra` goes into the block
 /// (e.g. [`verify`] or `timeout: 0.5`).
@@ -81,73 +82,7 @@ fn cert_flags() -> Vec<String> {
 
 /// async-nats options that trust the test CA and insist on TLS.
 fn trusting() -> ConnectOptions {
-    ConnectOptions::new()
-        .add_root_certificates(cert_path("ca.pem").into())
-        .require_tls(true)
-}
-
-/// async-nats options that trust the test CA and present `client.pem`.
-fn with_client_cert() -> ConnectOptions {
-    trusting().add_client_certificate(
-        cert_path("client.pem").into(),
-        cert_path("client.key").into(),
-    )
-}
-
-async fn try_connect(url: &str, opts: ConnectOptions) -> Result<async_nats::Client, ConnectError> {
-    timeout(T, opts.connection_timeout(T).connect(url))
-        .await
-        .unwrap_or_else(|_| panic!("connect to {url} timed out"))
-}
-
-async fn connect(kind: ServerKind, url: &str, opts: ConnectOptions) -> async_nats::Client {
-    try_connect(url, opts)
-        .await
-        .unwrap_or_else(|e| panic!("[{kind}] connect to {url}: {e}"))
-}
-
-/// A connection attempt that must fail (how is up to the TLS stacks: nats-server answers a
-/// missing client certificate with a `bad_certificate` alert, rustls with
-/// `certificate_required`).
-async fn refused(kind: ServerKind, url: &str, opts: ConnectOptions, what: &str) {
-    if let Ok(c) = try_connect(url, opts).await {
-        panic!(
-            "[{kind}] {what}: connected to {url} (server {:?})",
-            c.server_info().server_id
-        );
-    }
-}
-
-async fn next(sub: &mut Subscriber) -> Message {
-    timeout(T, sub.next())
-        .await
-        .expect("timed out waiting for a message")
-        .expect("subscription ended")
-}
-
-/// A full round trip through the server: after it, every subscription of `c` is in place
-/// (async-nats' `flush()` does not wait for a PONG).
-async fn barrier(c: &async_nats::Client) {
-    let r = timeout(T, c.request("rnats-tests.barrier.nobody", Bytes::new()))
-        .await
-        .expect("barrier request timed out");
-    assert!(r.is_err(), "barrier: expected no responders, got {r:?}");
-}
-
-/// A publish from `from` reaches a fresh subscription of `to` on `subject`.
-async fn reaches(
-    kind: ServerKind,
-    from: &async_nats::Client,
-    to: &async_nats::Client,
-    subject: &str,
-) {
-    let mut sub = to.subscribe(subject.to_string()).await.unwrap();
-    barrier(to).await;
-    from.publish(subject.to_string(), Bytes::from_static(b"ping"))
-        .await
-        .unwrap();
-    let m = next(&mut sub).await;
-    assert_eq!(m.payload.as_ref(), b"ping", "[{kind}] {subject}");
+    support::trusting().require_tls(true)
 }
 
 #[test]
@@ -162,58 +97,7 @@ fn tls_pub_sub_request_reply_headers() {
         assert!(info.headers, "[{kind}] INFO.headers over TLS");
         assert_eq!(info.max_payload, 1024 * 1024, "[{kind}] INFO.max_payload");
 
-        // Publish/subscribe, a wildcard, and a large payload (many TLS records).
-        let mut sub = b.subscribe("tls.>").await.unwrap();
-        barrier(&b).await;
-        a.publish("tls.hello", Bytes::from_static(b"hello over tls"))
-            .await
-            .unwrap();
-        let big: Bytes = (0..200_000u32).map(|i| (i * 31 + 7) as u8).collect();
-        a.publish("tls.big", big.clone()).await.unwrap();
-        let m = next(&mut sub).await;
-        assert_eq!(m.subject.as_str(), "tls.hello", "[{kind}]");
-        assert_eq!(m.payload.as_ref(), b"hello over tls", "[{kind}]");
-        let m = next(&mut sub).await;
-        assert_eq!(m.subject.as_str(), "tls.big", "[{kind}]");
-        assert!(m.payload == big, "[{kind}] 200 kB payload intact");
-
-        // Request/reply.
-        let mut service = b.subscribe("tls.echo").await.unwrap();
-        barrier(&b).await;
-        let request = a.request("tls.echo", Bytes::from_static(b"ping"));
-        let answer = async {
-            let m = next(&mut service).await;
-            let mut answer = b"echo: ".to_vec();
-            answer.extend_from_slice(&m.payload);
-            let reply_to = m.reply.expect("request has a reply subject");
-            b.publish(reply_to, answer.into()).await.unwrap();
-        };
-        let (reply, ()) = tokio::join!(timeout(T, request), answer);
-        let reply = reply
-            .expect("request timed out")
-            .unwrap_or_else(|e| panic!("[{kind}] request over tls: {e}"));
-        assert_eq!(reply.payload.as_ref(), b"echo: ping", "[{kind}]");
-
-        // Headers.
-        let mut hsub = b.subscribe("tls.headers").await.unwrap();
-        barrier(&b).await;
-        let mut headers = HeaderMap::new();
-        headers.insert("X-Trace", "abc123");
-        headers.append("X-Multi", "1");
-        headers.append("X-Multi", "2");
-        a.publish_with_headers("tls.headers", headers, Bytes::from_static(b"with headers"))
-            .await
-            .unwrap();
-        let m = next(&mut hsub).await;
-        let h = m.headers.expect("message has headers");
-        assert_eq!(
-            h.get("X-Trace").map(|v| v.as_str()),
-            Some("abc123"),
-            "[{kind}]"
-        );
-        let multi: Vec<&str> = h.get_all("X-Multi").map(|v| v.as_str()).collect();
-        assert_eq!(multi, ["1", "2"], "[{kind}]");
-        assert_eq!(m.payload.as_ref(), b"with headers", "[{kind}]");
+        support::pub_sub_request_headers(kind, &a, &b, "tls").await;
         server.assert_running();
     });
 }
@@ -295,7 +179,7 @@ fn tls_verify_requires_a_client_certificate() {
         let server = start_tls(kind, &verify());
         let url = server.tls_url();
         // Connected before the failures below; must not notice them.
-        let early = connect(kind, &url, with_client_cert()).await;
+        let early = connect(kind, &url, with_client_cert(trusting())).await;
 
         refused(
             kind,
@@ -319,8 +203,8 @@ fn tls_verify_requires_a_client_certificate() {
         .await;
         server.assert_running();
 
-        let a = connect(kind, &url, with_client_cert()).await;
-        let b = connect(kind, &url, with_client_cert()).await;
+        let a = connect(kind, &url, with_client_cert(trusting())).await;
+        let b = connect(kind, &url, with_client_cert(trusting())).await;
         let info = RawClient::connect_port(server.port()).info().clone();
         assert_eq!(info["tls_verify"], true, "[{kind}] INFO: {info}");
         reaches(kind, &a, &b, "verify.a.to.b").await;
@@ -332,7 +216,7 @@ fn tls_verify_requires_a_client_certificate() {
         // ca_file without verify: no client certificate is asked for.
         let lenient = start_tls(kind, &format!("ca_file: \"{}\"", cert_path("ca.pem")));
         let c = connect(kind, &lenient.tls_url(), trusting()).await;
-        let d = connect(kind, &lenient.tls_url(), with_client_cert()).await;
+        let d = connect(kind, &lenient.tls_url(), with_client_cert(trusting())).await;
         let info = RawClient::connect_port(lenient.port()).info().clone();
         assert!(no_tls_verify(&info), "[{kind}] INFO: {info}");
         reaches(kind, &c, &d, "ca.without.verify").await;
@@ -778,7 +662,7 @@ fn tls_flags_start_a_tls_server() {
             "--tlsverify, no client certificate",
         )
         .await;
-        let a = connect(kind, &server.tls_url(), with_client_cert()).await;
+        let a = connect(kind, &server.tls_url(), with_client_cert(trusting())).await;
         reaches(kind, &a, &a, "flags.verify").await;
 
         // --tlscacert without --tlsverify: no client certificate asked for.

@@ -14,18 +14,17 @@
 //! Runs on the TCP servers ([`rnats_tests::for_each_tcp_server`]), which is every binary
 //! once: each test picks its listener itself.
 
-use std::time::Duration;
+mod support;
 
-use async_nats::{ConnectError, ConnectOptions, HeaderMap, Message, Subscriber};
+use support::{barrier, connect, next, reaches, refused, trusting, with_client_cert, T};
+
+use async_nats::ConnectOptions;
 use bytes::Bytes;
-use futures_util::StreamExt;
 use rnats_tests::{
     cert_path, for_each_tcp_server, for_each_tcp_server_async, free_port, run_server_command,
     wait_for, RawClient, ServerConfig, ServerKind, TempDir, TestServer,
 };
 use tokio::time::timeout;
-
-const T: Duration = Duration::from_secs(5);
 
 /// A `websocket` block on `{ws_port}` serving TLS with the test server certificate;
 /// `extra` goes into the `tls` block (e.g. `ca_file` and `verify`), `outer` into the
@@ -44,75 +43,6 @@ fn start_wss(kind: ServerKind) -> TestServer {
     TestServer::start(kind, wss_config("", ""))
 }
 
-/// async-nats options that trust the test CA.
-fn trusting() -> ConnectOptions {
-    ConnectOptions::new().add_root_certificates(cert_path("ca.pem").into())
-}
-
-/// async-nats options that trust the test CA and present `client.pem`.
-fn with_client_cert() -> ConnectOptions {
-    trusting().add_client_certificate(
-        cert_path("client.pem").into(),
-        cert_path("client.key").into(),
-    )
-}
-
-async fn try_connect(url: &str, opts: ConnectOptions) -> Result<async_nats::Client, ConnectError> {
-    timeout(T, opts.connection_timeout(T).connect(url))
-        .await
-        .unwrap_or_else(|_| panic!("connect to {url} timed out"))
-}
-
-async fn connect(kind: ServerKind, url: &str, opts: ConnectOptions) -> async_nats::Client {
-    try_connect(url, opts)
-        .await
-        .unwrap_or_else(|e| panic!("[{kind}] connect to {url}: {e}"))
-}
-
-/// A connection attempt that must fail (how is up to the TLS stacks: nats-server answers a
-/// missing client certificate with a `bad_certificate` alert, rustls with
-/// `certificate_required`).
-async fn refused(kind: ServerKind, url: &str, opts: ConnectOptions, what: &str) {
-    if let Ok(c) = try_connect(url, opts).await {
-        panic!(
-            "[{kind}] {what}: connected to {url} (server {:?})",
-            c.server_info().server_id
-        );
-    }
-}
-
-async fn next(sub: &mut Subscriber) -> Message {
-    timeout(T, sub.next())
-        .await
-        .expect("timed out waiting for a message")
-        .expect("subscription ended")
-}
-
-/// A full round trip through the server: after it, every subscription of `c` is in place
-/// (async-nats' `flush()` does not wait for a PONG).
-async fn barrier(c: &async_nats::Client) {
-    let r = timeout(T, c.request("rnats-tests.barrier.nobody", Bytes::new()))
-        .await
-        .expect("barrier request timed out");
-    assert!(r.is_err(), "barrier: expected no responders, got {r:?}");
-}
-
-/// A publish from `from` reaches a fresh subscription of `to` on `subject`.
-async fn reaches(
-    kind: ServerKind,
-    from: &async_nats::Client,
-    to: &async_nats::Client,
-    subject: &str,
-) {
-    let mut sub = to.subscribe(subject.to_string()).await.unwrap();
-    barrier(to).await;
-    from.publish(subject.to_string(), Bytes::from_static(b"ping"))
-        .await
-        .unwrap();
-    let m = next(&mut sub).await;
-    assert_eq!(m.payload.as_ref(), b"ping", "[{kind}] {subject}");
-}
-
 #[test]
 fn wss_pub_sub_request_reply_headers() {
     for_each_tcp_server_async(|kind| async move {
@@ -127,58 +57,7 @@ fn wss_pub_sub_request_reply_headers() {
         // is the WebSocket's, not the NATS protocol's.
         assert!(!info.tls_required, "[{kind}] INFO.tls_required over wss");
 
-        // Publish/subscribe, a wildcard, and a large payload (many TLS records).
-        let mut sub = b.subscribe("wss.>").await.unwrap();
-        barrier(&b).await;
-        a.publish("wss.hello", Bytes::from_static(b"hello over wss"))
-            .await
-            .unwrap();
-        let big: Bytes = (0..200_000u32).map(|i| (i * 31 + 7) as u8).collect();
-        a.publish("wss.big", big.clone()).await.unwrap();
-        let m = next(&mut sub).await;
-        assert_eq!(m.subject.as_str(), "wss.hello", "[{kind}]");
-        assert_eq!(m.payload.as_ref(), b"hello over wss", "[{kind}]");
-        let m = next(&mut sub).await;
-        assert_eq!(m.subject.as_str(), "wss.big", "[{kind}]");
-        assert!(m.payload == big, "[{kind}] 200 kB payload intact");
-
-        // Request/reply.
-        let mut service = b.subscribe("wss.echo").await.unwrap();
-        barrier(&b).await;
-        let request = a.request("wss.echo", Bytes::from_static(b"ping"));
-        let answer = async {
-            let m = next(&mut service).await;
-            let mut answer = b"echo: ".to_vec();
-            answer.extend_from_slice(&m.payload);
-            let reply_to = m.reply.expect("request has a reply subject");
-            b.publish(reply_to, answer.into()).await.unwrap();
-        };
-        let (reply, ()) = tokio::join!(timeout(T, request), answer);
-        let reply = reply
-            .expect("request timed out")
-            .unwrap_or_else(|e| panic!("[{kind}] request over wss: {e}"));
-        assert_eq!(reply.payload.as_ref(), b"echo: ping", "[{kind}]");
-
-        // Headers.
-        let mut hsub = b.subscribe("wss.headers").await.unwrap();
-        barrier(&b).await;
-        let mut headers = HeaderMap::new();
-        headers.insert("X-Trace", "abc123");
-        headers.append("X-Multi", "1");
-        headers.append("X-Multi", "2");
-        a.publish_with_headers("wss.headers", headers, Bytes::from_static(b"with headers"))
-            .await
-            .unwrap();
-        let m = next(&mut hsub).await;
-        let h = m.headers.expect("message has headers");
-        assert_eq!(
-            h.get("X-Trace").map(|v| v.as_str()),
-            Some("abc123"),
-            "[{kind}]"
-        );
-        let multi: Vec<&str> = h.get_all("X-Multi").map(|v| v.as_str()).collect();
-        assert_eq!(multi, ["1", "2"], "[{kind}]");
-        assert_eq!(m.payload.as_ref(), b"with headers", "[{kind}]");
+        support::pub_sub_request_headers(kind, &a, &b, "wss").await;
         server.assert_running();
     });
 }
@@ -283,8 +162,8 @@ fn wss_verify_requires_a_client_certificate() {
         .await;
         server.assert_running();
 
-        let a = connect(kind, &url, with_client_cert()).await;
-        let b = connect(kind, &url, with_client_cert()).await;
+        let a = connect(kind, &url, with_client_cert(trusting())).await;
+        let b = connect(kind, &url, with_client_cert(trusting())).await;
         let tcp = connect(kind, &server.url(), ConnectOptions::new()).await;
         reaches(kind, &a, &b, "verify.wss").await;
         reaches(kind, &tcp, &a, "verify.tcp.to.wss").await;
@@ -298,7 +177,7 @@ fn wss_verify_requires_a_client_certificate() {
             wss_config("", &format!("ca_file: \"{}\"", cert_path("ca.pem"))),
         );
         let c = connect(kind, &lenient.wss_url(), trusting()).await;
-        let d = connect(kind, &lenient.wss_url(), with_client_cert()).await;
+        let d = connect(kind, &lenient.wss_url(), with_client_cert(trusting())).await;
         reaches(kind, &c, &d, "ca.without.verify").await;
     });
 }
