@@ -5,7 +5,8 @@
 //! The engine has read the certificate files and checked their PEM blocks while loading
 //! the config; [`acceptor`] parses the DER inside, and what only a TLS library can find
 //! wrong (a key that does not belong to the certificate, a malformed certificate) stops
-//! the server at startup. The byte-stream adapters around the handshake ([`Joined`], [`split`], ...) are in the `stream` submodule.
+//! the server at startup. The byte-stream adapters around the handshake ([`Joined`],
+//! [`split`], ...) are in the `stream` submodule.
 
 mod stream;
 
