@@ -309,6 +309,25 @@ port: 1
 authorization { users: [ {user: c, password: c} ] }
 include missing.missing
 """,
+    b"""tls {
+  cert_file: "server.pem1"
+  key_file: "server.key2"
+  ca_file: "ca.pem1"
+  verify: true
+  timeout: 1.5
+  handshake_first: "300ms"
+  cipher_suites: [ "TLS_AES_128_GCM_SHA256" ]
+}
+websocket { port: 8443, tls { cert_file: a.pem1, key_file: a.key2 }, no_tls: false }
+#---
+-----BEGIN CERTIFICATE-----
+MIIBfzCCASWgAwIBAgIUY2VydA==
+-----END CERTIFICATE-----
+#---
+-----BEGIN EC PRIVATE KEY-----
+MHcCAQEEIGtleQ==
+-----END EC PRIVATE KEY-----
+""",
 ]
 write("config", configs)
 
