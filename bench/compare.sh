@@ -4,9 +4,10 @@
 # nats-server. Installs nats-server if it is missing (scripts/install-test-deps.sh,
 # Debian package), builds release rnats-server, rnats-server-smol and rnats-bench, then
 # runs `rnats-bench compare` with the given arguments, e.g.:
-#   bench/compare.sh                      # every scenario (TCP and WebSocket), 5 rounds
+#   bench/compare.sh                      # every scenario (TCP, WebSocket, TLS), 5 rounds
 #   bench/compare.sh --rounds 7 -s pub-16,wildcard --json
 #   bench/compare.sh -s ws-pubsub-16,ws-pubsub-16k   # WebSocket listeners only
+#   bench/compare.sh -s tls-pubsub-16,tls-pubsub-16k # TLS on the client port (tests/certs)
 #   bench/compare.sh --a tokio --b smol   # the two rnats frontends (ratio tokio / smol)
 set -euo pipefail
 cd "$(dirname "$0")/.."

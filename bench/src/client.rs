@@ -1,8 +1,10 @@
 //! A blocking NATS client connection for the load generator: the handshake, pre-encoded
 //! writes, and a read side that feeds the engine's [`ClientParser`] straight from a
-//! reusable buffer (no allocation per message). Over TCP, or over WebSocket
-//! ([`crate::ws`]): then the server's frames are unwrapped in place in the same buffer.
+//! reusable buffer (no allocation per message). Over TCP, over WebSocket ([`crate::ws`]:
+//! then the server's frames are unwrapped in place in the same buffer), or over TLS
+//! ([`crate::tls`]: the INFO in plain text, then the protocol inside TLS).
 
+use crate::tls::{TlsClient, TlsStream};
 use crate::ws::{self, FrameDecoder};
 use rnats_engine::proto::{encode, ClientParser, ParserLimits, ServerOp};
 use std::io::{self, Read, Write};
@@ -21,18 +23,25 @@ const DEADLINE_CHECK: Duration = Duration::from_millis(50);
 
 /// What the bench sends as CONNECT: no `+OK` acknowledgements, no pedantic checks.
 const CONNECT_JSON: &[u8] = br#"{"verbose":false,"pedantic":false,"tls_required":false,"name":"rnats-bench","lang":"rust","version":"0.1.0","protocol":1,"headers":false,"no_responders":false}"#;
+/// The same over TLS.
+const CONNECT_JSON_TLS: &[u8] = br#"{"verbose":false,"pedantic":false,"tls_required":true,"name":"rnats-bench","lang":"rust","version":"0.1.0","protocol":1,"headers":false,"no_responders":false}"#;
 
 /// An error with the context a failing benchmark must print.
 pub type BenchResult<T> = Result<T, String>;
 
-/// Resolves `host:port` (an optional `nats://`, `ws://` prefix and a trailing `/` are
-/// accepted).
-pub fn resolve(url: &str) -> BenchResult<SocketAddr> {
-    let hostport = ["nats://", "ws://"]
+/// `host:port` of a URL: without an optional `nats://`, `tls://` or `ws://` prefix and a
+/// trailing `/`.
+pub fn host_port(url: &str) -> &str {
+    ["nats://", "tls://", "ws://"]
         .iter()
         .find_map(|p| url.strip_prefix(p))
         .unwrap_or(url)
-        .trim_end_matches('/');
+        .trim_end_matches('/')
+}
+
+/// Resolves `host:port` (see [`host_port`] for what else is accepted).
+pub fn resolve(url: &str) -> BenchResult<SocketAddr> {
+    let hostport = host_port(url);
     hostport
         .to_socket_addrs()
         .map_err(|e| format!("resolving {hostport}: {e}"))?
@@ -47,11 +56,42 @@ pub enum Transport {
     Tcp,
     /// WebSocket (binary frames, masked by the client as RFC 6455 requires).
     WebSocket,
+    /// TLS on the client port (the INFO in plain text, then TLS, as nats-server does it).
+    Tls,
+}
+
+/// The byte stream under a connection.
+enum Stream {
+    Plain(TcpStream),
+    Tls(Box<TlsStream>),
+}
+
+impl Stream {
+    fn socket(&self) -> &TcpStream {
+        match self {
+            Stream::Plain(s) => s,
+            Stream::Tls(t) => t.socket(),
+        }
+    }
+
+    fn write_all(&mut self, bytes: &[u8]) -> io::Result<()> {
+        match self {
+            Stream::Plain(s) => s.write_all(bytes),
+            Stream::Tls(t) => t.write_all(bytes),
+        }
+    }
+
+    fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
+        match self {
+            Stream::Plain(s) => s.read(out),
+            Stream::Tls(t) => t.read(out),
+        }
+    }
 }
 
 /// One connection to the server under test.
 pub struct Conn {
-    stream: TcpStream,
+    stream: Stream,
     reader: Reader,
     /// Frames what [`Conn::write_all`] sends, when over WebSocket.
     ws: Option<ws::FrameEncoder>,
@@ -88,17 +128,24 @@ impl Conn {
     /// Like [`Conn::connect`], sending `extra` (e.g. a SUB) between CONNECT and the PING,
     /// so the PONG also confirms it.
     pub fn connect_with(addr: SocketAddr, timeout: Duration, extra: &[u8]) -> BenchResult<Conn> {
-        Self::open(addr, Transport::Tcp, timeout, extra)
+        Self::open(addr, Transport::Tcp, None, timeout, extra)
     }
 
     /// Connects over `transport` (for WebSocket, `addr` is the server's WebSocket
-    /// listener: the HTTP upgrade comes first), then as [`Conn::connect_with`].
+    /// listener: the HTTP upgrade comes first; for TLS, `tls` says how, and the handshake
+    /// follows the INFO), then as [`Conn::connect_with`].
     pub fn open(
         addr: SocketAddr,
         transport: Transport,
+        tls: Option<&TlsClient>,
         timeout: Duration,
         extra: &[u8],
     ) -> BenchResult<Conn> {
+        let tls = match (transport, tls) {
+            (Transport::Tls, None) => return Err("TLS without a TLS client configuration".into()),
+            (Transport::Tls, tls) => tls,
+            _ => None,
+        };
         let deadline = Instant::now() + timeout;
         let mut stream = TcpStream::connect_timeout(&addr, timeout)
             .map_err(|e| format!("connecting to {addr}: {e}"))?;
@@ -117,7 +164,7 @@ impl Conn {
             .map_err(|e| format!("SO_RCVTIMEO: {e}"))?;
         let websocket = transport == Transport::WebSocket;
         let mut conn = Conn {
-            stream,
+            stream: Stream::Plain(stream),
             reader: Reader {
                 raw_end: buf.len(),
                 buf,
@@ -142,13 +189,46 @@ impl Conn {
             other => Err(format!("expected INFO, got {other:?}")),
         })?;
         debug_assert!(got_info);
-        let mut hello = Vec::with_capacity(CONNECT_JSON.len() + 16);
-        encode::connect(&mut hello, CONNECT_JSON);
+        if let Some(tls) = tls {
+            conn = conn.start_tls(tls, deadline)?;
+        }
+        let connect = if tls.is_some() {
+            CONNECT_JSON_TLS
+        } else {
+            CONNECT_JSON
+        };
+        let mut hello = Vec::with_capacity(connect.len() + 16);
+        encode::connect(&mut hello, connect);
         hello.extend_from_slice(extra);
         hello.extend_from_slice(b"PING\r\n");
         conn.write_all(&hello)?;
         conn.wait_pong(deadline)?;
         Ok(conn)
+    }
+
+    /// Continues a connection whose plain-text INFO has been read inside TLS.
+    fn start_tls(self, tls: &TlsClient, deadline: Instant) -> BenchResult<Conn> {
+        let Conn { stream, reader, ws } = self;
+        let Stream::Plain(sock) = stream else {
+            return Err("TLS over TLS".into());
+        };
+        if reader.start != reader.raw_end {
+            return Err("the server sent more than its INFO before TLS started".into());
+        }
+        let stream = tls.handshake(sock, deadline)?;
+        Ok(Conn {
+            stream: Stream::Tls(Box::new(stream)),
+            reader,
+            ws,
+        })
+    }
+
+    /// The negotiated TLS version and cipher suite, over TLS.
+    pub fn tls_session(&self) -> Option<String> {
+        match &self.stream {
+            Stream::Plain(_) => None,
+            Stream::Tls(t) => Some(t.session()),
+        }
     }
 
     /// Writes all of `bytes` (protocol bytes: over WebSocket, in one masked binary frame).
@@ -203,6 +283,7 @@ impl Conn {
     /// hanging it.
     pub fn set_write_timeout(&self, t: Duration) -> BenchResult<()> {
         self.stream
+            .socket()
             .set_write_timeout(Some(t))
             .map_err(|e| format!("SO_SNDTIMEO: {e}"))
     }
@@ -210,6 +291,7 @@ impl Conn {
     /// Sets the read timeout used by [`Conn::read_until`] between deadline checks.
     pub fn set_read_timeout(&self, t: Duration) -> BenchResult<()> {
         self.stream
+            .socket()
             .set_read_timeout(Some(t))
             .map_err(|e| format!("SO_RCVTIMEO: {e}"))
     }
@@ -315,7 +397,7 @@ impl Conn {
 
     /// Shuts the connection down.
     pub fn close(self) {
-        let _ = self.stream.shutdown(std::net::Shutdown::Both);
+        let _ = self.stream.socket().shutdown(std::net::Shutdown::Both);
     }
 }
 

@@ -2,7 +2,9 @@
 //! as A and nats-server as B; any two of `tokio`, `smol`, `nats-server` — runs every
 //! scenario against each in alternation (A, B, A, …), a fresh server process per run, and
 //! prints the medians and the median per-round ratio A / B. For the `ws-` scenarios each
-//! server is started with a `websocket { host: 127.0.0.1, port: N, no_tls: true }` block.
+//! server is started with a `websocket { host: 127.0.0.1, port: N, no_tls: true }` block,
+//! for the `tls-` scenarios with `tls { cert_file: DIR/server.pem, key_file: DIR/server.key }`
+//! (DIR: `--certs`, by default the repository's `tests/certs`).
 
 use crate::client::{resolve, BenchResult, Transport};
 use crate::report::{outcome_json, render, si};
@@ -170,8 +172,13 @@ pub struct RunningServer {
 
 impl RunningServer {
     /// Starts `bin` on a free loopback port (and, with `websocket`, its WebSocket
-    /// listener on another) and waits until it serves.
-    pub fn start(bin: &ServerBin, websocket: bool) -> BenchResult<RunningServer> {
+    /// listener on another; with `tls_certs`, requiring TLS on the client port with the
+    /// `server.pem` and `server.key` of that directory) and waits until it serves.
+    pub fn start(
+        bin: &ServerBin,
+        websocket: bool,
+        tls_certs: Option<&Path>,
+    ) -> BenchResult<RunningServer> {
         let mut last = String::new();
         for attempt in 0..3 {
             let port = free_port()?;
@@ -186,18 +193,24 @@ impl RunningServer {
             let err = out.try_clone().map_err(|e| e.to_string())?;
             let mut cmd = Command::new(&bin.path);
             cmd.args(["-a", "127.0.0.1", "-p", &port.to_string()]);
-            let config = match ws_port {
-                Some(ws) => {
-                    let path = base.with_extension("conf");
-                    std::fs::write(
-                        &path,
-                        format!("websocket {{ host: 127.0.0.1, port: {ws}, no_tls: true }}\n"),
-                    )
-                    .map_err(|e| format!("{}: {e}", path.display()))?;
-                    cmd.arg("-c").arg(&path);
-                    Some(path)
-                }
-                None => None,
+            let mut text = String::new();
+            if let Some(ws) = ws_port {
+                text += &format!("websocket {{ host: 127.0.0.1, port: {ws}, no_tls: true }}\n");
+            }
+            if let Some(dir) = tls_certs {
+                text += &format!(
+                    "tls {{ cert_file: {:?}, key_file: {:?} }}\n",
+                    dir.join("server.pem").display().to_string(),
+                    dir.join("server.key").display().to_string()
+                );
+            }
+            let config = if text.is_empty() {
+                None
+            } else {
+                let path = base.with_extension("conf");
+                std::fs::write(&path, text).map_err(|e| format!("{}: {e}", path.display()))?;
+                cmd.arg("-c").arg(&path);
+                Some(path)
             };
             cmd.stdin(Stdio::null()).stdout(out).stderr(err);
             // SAFETY: prctl is async-signal-safe; nothing else runs between fork and exec.
@@ -294,8 +307,11 @@ pub fn version(bin: &ServerBin) -> String {
 pub struct CompareConfig {
     /// Rounds (each runs every scenario once on each server).
     pub rounds: usize,
-    /// Template for each run (`addr`, `ws_addr` and `server_pid` are filled in per run).
+    /// Template for each run (`addr`, `ws_addr` and `server_pid` are filled in per run;
+    /// `tls` is used by the `tls-` scenarios).
     pub run: RunConfig,
+    /// Certificates of the servers for the `tls-` scenarios (`server.pem`, `server.key`).
+    pub certs: PathBuf,
     /// The two servers, A and B (ratios are A / B).
     pub servers: [ServerBin; 2],
 }
@@ -315,7 +331,11 @@ pub fn compare(scenarios: &[Scenario], cfg: &CompareConfig) -> BenchResult<Vec<S
         let mut runs: [Vec<Outcome>; 2] = [Vec::new(), Vec::new()];
         for round in 0..cfg.rounds {
             for (i, bin) in cfg.servers.iter().enumerate() {
-                let server = RunningServer::start(bin, s.transport == Transport::WebSocket)?;
+                let server = RunningServer::start(
+                    bin,
+                    s.transport == Transport::WebSocket,
+                    (s.transport == Transport::Tls).then_some(cfg.certs.as_path()),
+                )?;
                 let run = RunConfig {
                     addr: resolve(&format!("127.0.0.1:{}", server.port))?,
                     ws_addr: match server.ws_port {
@@ -334,7 +354,7 @@ pub fn compare(scenarios: &[Scenario], cfg: &CompareConfig) -> BenchResult<Vec<S
                 })?;
                 drop(server);
                 eprintln!(
-                    "round {}/{} {:<13} {:<11} {:>9} msgs/s  cpu/1M {:>7}  {}",
+                    "round {}/{} {:<14} {:<11} {:>9} msgs/s  cpu/1M {:>7}  {}",
                     round + 1,
                     cfg.rounds,
                     s.name,

@@ -6,7 +6,9 @@
 //! frames (one buffer of PUB frames written over and over), so it costs the machine little
 //! CPU next to the server it measures; every run checks exact delivery counts. The `ws-`
 //! scenarios do the same over the servers' WebSocket listener (masked binary frames built
-//! once; the server's frames unwrapped in place on the subscriber side).
+//! once; the server's frames unwrapped in place on the subscriber side). The `tls-`
+//! scenarios do it over TLS on the client port (rustls with ring; the PUB buffer encrypted
+//! batch by batch).
 
 mod client;
 mod compare;
@@ -14,11 +16,13 @@ mod procstat;
 mod progress;
 mod report;
 mod scenarios;
+mod tls;
 mod ws;
 
-use client::{resolve, BenchResult, Transport};
+use client::{host_port, resolve, BenchResult, Transport};
 use compare::{ServerChoice, ServerPaths};
 use scenarios::{RunConfig, Scenario};
+use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
@@ -34,7 +38,8 @@ USAGE:
 
 OPTIONS (run and compare):
   -s, --scenarios LIST   comma-separated scenario names, or `all` (default: all; `run`
-                         skips the ws- scenarios unless --ws is given)
+                         skips the ws- scenarios unless --ws is given, and runs the
+                         tls- ones if and only if --tls is given)
       --msgs N           message count for every scenario (default: each scenario's own)
       --smoke            small counts (CI smoke test)
       --timeout SECS     time bound of each run after setup (default: 120)
@@ -42,7 +47,13 @@ OPTIONS (run and compare):
       --json             print JSON instead of a table
       --no-progress      no progress bar
 OPTIONS (run):
-      --server URL       server address, host:port or nats://host:port (default: 127.0.0.1:4222)
+      --server URL       server address, host:port or nats://host:port (default: 127.0.0.1:4222);
+                         tls://host:port implies --tls
+      --tls              the server requires TLS on its client port (a `tls { cert_file,
+                         key_file }` block): run the tls- scenarios against it
+      --ca FILE          CA certificate(s), PEM, that signed the server's certificate (default:
+                         the repository's tests/certs/ca.pem); the certificate must name the
+                         host of --server
       --ws URL           the server's WebSocket listener, host:port or ws://host:port, for
                          the ws- scenarios (a `websocket { port: N, no_tls: true }` block)
       --server-pid PID   server process, for CPU (/proc/PID/stat) and RSS (/proc/PID/status)
@@ -55,8 +66,12 @@ OPTIONS (compare):
       --rnats PATH       rnats-server binary (default: next to rnats-bench, i.e. target/release)
       --rnats-smol PATH  rnats-server-smol binary (default: next to rnats-bench)
       --nats-server PATH nats-server binary (default: on PATH or /usr/sbin)
+      --certs DIR        certificates for the tls- scenarios: DIR/server.pem, DIR/server.key
+                         for the servers, DIR/ca.pem for the client (default: the
+                         repository's tests/certs, for localhost and 127.0.0.1)
   Each run gets a fresh server on free loopback ports; for the ws- scenarios it is started
-  with `-c FILE`, FILE holding `websocket { host: 127.0.0.1, port: N, no_tls: true }`.
+  with `-c FILE`, FILE holding `websocket { host: 127.0.0.1, port: N, no_tls: true }`, for
+  the tls- scenarios `tls { cert_file: DIR/server.pem, key_file: DIR/server.key }`.
 ";
 
 /// Parsed command line.
@@ -71,6 +86,9 @@ struct Args {
     progress: bool,
     server: String,
     ws: Option<String>,
+    tls: bool,
+    ca: Option<PathBuf>,
+    certs: Option<PathBuf>,
     server_pid: Option<u32>,
     rounds: usize,
     a: ServerChoice,
@@ -90,6 +108,9 @@ fn parse_args() -> BenchResult<Args> {
         progress: true,
         server: "127.0.0.1:4222".into(),
         ws: None,
+        tls: false,
+        ca: None,
+        certs: None,
         server_pid: None,
         rounds: 5,
         a: ServerChoice::Tokio,
@@ -121,6 +142,9 @@ fn parse_args() -> BenchResult<Args> {
             "--no-progress" => args.progress = false,
             "--server" | "--url" => args.server = value(&flag, &mut it)?,
             "--ws" => args.ws = Some(value(&flag, &mut it)?),
+            "--tls" => args.tls = true,
+            "--ca" => args.ca = Some(value(&flag, &mut it)?),
+            "--certs" => args.certs = Some(value(&flag, &mut it)?),
             "--server-pid" => args.server_pid = Some(value(&flag, &mut it)?),
             "--rounds" => args.rounds = value(&flag, &mut it)?,
             "--a" => args.a = ServerChoice::parse(&value::<String>(&flag, &mut it)?)?,
@@ -139,6 +163,9 @@ fn parse_args() -> BenchResult<Args> {
             "-h" | "--help" => args.command = "help".into(),
             other => return Err(format!("unknown option {other:?}\n\n{USAGE}")),
         }
+    }
+    if args.server.starts_with("tls://") {
+        args.tls = true;
     }
     Ok(args)
 }
@@ -174,9 +201,10 @@ fn main() -> ExitCode {
 fn real_main() -> BenchResult<()> {
     let args = parse_args()?;
     let mut chosen = select(&args.scenarios)?;
-    let run_template = |addr, ws_addr| RunConfig {
+    let run_template = |addr, ws_addr, tls| RunConfig {
         addr,
         ws_addr,
+        tls,
         server_pid: args.server_pid,
         timeout: args.timeout,
         count: args.msgs,
@@ -189,26 +217,54 @@ fn real_main() -> BenchResult<()> {
         "list" => {
             for s in scenarios::all() {
                 println!(
-                    "{:<13} {:>10} (smoke {:>6})  {}",
+                    "{:<14} {:>10} (smoke {:>6})  {}",
                     s.name, s.count, s.smoke_count, s.about
                 );
             }
         }
         "run" => {
             let ws_addr = args.ws.as_deref().map(resolve).transpose()?;
-            if ws_addr.is_none() && args.scenarios == "all" {
-                let before = chosen.len();
-                chosen.retain(|s| s.transport == Transport::Tcp);
-                if chosen.len() < before {
+            if args.scenarios == "all" {
+                // The client port speaks either plain NATS or TLS.
+                chosen.retain(|s| match s.transport {
+                    Transport::Tcp => !args.tls,
+                    Transport::Tls => args.tls,
+                    Transport::WebSocket => ws_addr.is_some(),
+                });
+                if ws_addr.is_none() {
                     eprintln!("(skipping the ws- scenarios: no --ws given)");
                 }
+                if args.tls {
+                    eprintln!("(skipping the plain-TCP scenarios: --tls given)");
+                } else {
+                    eprintln!("(skipping the tls- scenarios: no --tls given)");
+                }
+            } else if args.tls {
+                if let Some(s) = chosen.iter().find(|s| s.transport == Transport::Tcp) {
+                    return Err(format!(
+                        "{} connects in plain text, but --tls says the server requires TLS",
+                        s.name
+                    ));
+                }
             }
-            let cfg = run_template(resolve(&args.server)?, ws_addr);
+            let tls = if args.tls {
+                let ca = args
+                    .ca
+                    .clone()
+                    .unwrap_or_else(|| tls::default_certs_dir().join("ca.pem"));
+                let host = host_port(&args.server);
+                let host = host.rsplit_once(':').map_or(host, |(h, _)| h);
+                let host = host.trim_start_matches('[').trim_end_matches(']');
+                Some(tls::TlsClient::new(&ca, host)?)
+            } else {
+                None
+            };
+            let cfg = run_template(resolve(&args.server)?, ws_addr, tls);
             let mut outcomes = Vec::new();
             for s in &chosen {
                 let o = scenarios::run(s, &cfg)?;
                 if !args.json && args.progress {
-                    eprintln!("{:<13} {:>9} msgs/s  ok", s.name, report::si(o.rate()));
+                    eprintln!("{:<14} {:>9} msgs/s  ok", s.name, report::si(o.rate()));
                 }
                 outcomes.push(o);
             }
@@ -224,9 +280,16 @@ fn real_main() -> BenchResult<()> {
         }
         "compare" => {
             let servers = compare::find_pair(args.a, args.b, &args.paths)?;
+            let certs = args.certs.clone().unwrap_or_else(tls::default_certs_dir);
+            let tls = if chosen.iter().any(|s| s.transport == Transport::Tls) {
+                Some(tls::TlsClient::new(&certs.join("ca.pem"), "127.0.0.1")?)
+            } else {
+                None
+            };
             let cfg = compare::CompareConfig {
                 rounds: args.rounds.max(1),
-                run: run_template(resolve("127.0.0.1:4222")?, None),
+                run: run_template(resolve("127.0.0.1:4222")?, None, tls),
+                certs,
                 servers,
             };
             for (label, s) in ["A", "B"].iter().zip(&cfg.servers) {

@@ -51,10 +51,13 @@ pub fn details(o: &Outcome) -> String {
             opt(c.rss_per_conn(), |b| format!("{:.1}", b / 1024.0))
         );
     }
-    if o.payload >= 1024 {
-        return bytes_rate(o.bytes_rate());
+    let rate = (o.payload >= 1024).then(|| bytes_rate(o.bytes_rate()));
+    match (rate, &o.tls) {
+        (Some(rate), Some(tls)) => format!("{rate}, {tls}"),
+        (Some(rate), None) => rate,
+        (None, Some(tls)) => tls.clone(),
+        (None, None) => String::new(),
     }
-    String::new()
 }
 
 /// The table printed after a run.
@@ -141,5 +144,6 @@ pub fn outcome_json(o: &Outcome) -> Value {
             "rss_after": c.rss_after,
             "rss_per_conn": c.rss_per_conn(),
         })),
+        "tls": o.tls,
     })
 }

@@ -6,10 +6,14 @@
 //! The `ws-` scenarios do the same over the server's WebSocket listener: the publisher's
 //! buffer is masked binary frames each carrying many PUBs (built once, like the TCP one),
 //! and subscribers unwrap the server's frames in place before the same parser.
+//!
+//! The `tls-` scenarios do the same over TLS on the client port: the same pre-encoded PUB
+//! buffer, encrypted by rustls batch by batch (the one cost a TLS client cannot avoid).
 
 use crate::client::{BenchResult, Conn, Flow, Transport};
 use crate::procstat;
 use crate::progress::Progress;
+use crate::tls::TlsClient;
 use crate::ws;
 use hdrhistogram::Histogram;
 use rnats_engine::proto::{encode, ServerOp};
@@ -241,6 +245,48 @@ pub fn all() -> Vec<Scenario> {
                 "WebSocket: 1 publisher -> 1 subscriber, 16 KiB",
             )
         },
+        // The same over TLS on the client port (a top-level `tls` block); the 16 KiB one
+        // with half the count: the generator encrypts and decrypts every byte too, on the
+        // same cores.
+        Scenario {
+            transport: Transport::Tls,
+            ..s(
+                "tls-pub-16",
+                Kind::Pub,
+                16,
+                1,
+                0,
+                10_000_000,
+                20_000,
+                "TLS: publish only, 16 B",
+            )
+        },
+        Scenario {
+            transport: Transport::Tls,
+            ..s(
+                "tls-pubsub-16",
+                Kind::PubSub,
+                16,
+                1,
+                1,
+                5_000_000,
+                20_000,
+                "TLS: 1 publisher -> 1 subscriber, 16 B",
+            )
+        },
+        Scenario {
+            transport: Transport::Tls,
+            ..s(
+                "tls-pubsub-16k",
+                Kind::PubSub,
+                16384,
+                1,
+                1,
+                100_000,
+                1_000,
+                "TLS: 1 publisher -> 1 subscriber, 16 KiB",
+            )
+        },
     ]
 }
 
@@ -251,6 +297,8 @@ pub struct RunConfig {
     pub addr: SocketAddr,
     /// The server's WebSocket listener, for the `ws-` scenarios.
     pub ws_addr: Option<SocketAddr>,
+    /// How to speak TLS to `addr`, for the `tls-` scenarios.
+    pub tls: Option<TlsClient>,
     /// Server process, for CPU and RSS.
     pub server_pid: Option<u32>,
     /// Time bound of one run (after setup).
@@ -324,6 +372,8 @@ pub struct Outcome {
     pub latency: Option<Latency>,
     /// Connections scenario.
     pub conns: Option<ConnStats>,
+    /// TLS scenarios: the negotiated version and cipher suite.
+    pub tls: Option<String>,
 }
 
 impl Outcome {
@@ -507,7 +557,7 @@ fn uniform_plan(s: &Scenario, count: u64) -> BenchResult<Plan> {
     let pay = payload(s.payload);
     // Enough frames for one ~1 MiB buffer; it is written over and over.
     let frames = Arc::new(match s.transport {
-        Transport::Tcp => {
+        Transport::Tcp | Transport::Tls => {
             let frame_len = subject.len() + s.payload + 16;
             let n = (1024 * 1024 / frame_len).clamp(1, 1 << 16);
             Frames::new(std::iter::repeat_n(subject.clone().into_bytes(), n), &pay)
@@ -689,8 +739,16 @@ fn run_flow(s: &Scenario, cfg: &RunConfig, count: u64, plan: Plan) -> BenchResul
             "needs the server's WebSocket listener: pass --ws host:port \
              (a `websocket { port: N, no_tls: true }` block in its config)",
         )?,
+        Transport::Tls => {
+            if cfg.tls.is_none() {
+                return Err("needs a server that requires TLS: pass --tls \
+                     (a `tls { cert_file, key_file }` block in its config)"
+                    .into());
+            }
+            cfg.addr
+        }
     };
-    let connect = || Conn::open(addr, s.transport, SETUP_TIMEOUT, &[]);
+    let connect = || Conn::open(addr, s.transport, cfg.tls.as_ref(), SETUP_TIMEOUT, &[]);
     let setup_deadline = Instant::now() + SETUP_TIMEOUT;
     // Subscribers first, each confirmed by a PONG so no message can precede its SUB.
     let mut sub_conns = Vec::new();
@@ -717,6 +775,7 @@ fn run_flow(s: &Scenario, cfg: &RunConfig, count: u64, plan: Plan) -> BenchResul
         pub_conns.push(conn);
     }
     let n_pubs = pub_conns.len();
+    let tls = pub_conns.first().and_then(Conn::tls_session);
     let (progress_total, unit) = if plan.rate_from_published {
         (count, "msgs")
     } else {
@@ -854,6 +913,7 @@ fn run_flow(s: &Scenario, cfg: &RunConfig, count: u64, plan: Plan) -> BenchResul
         bench_cpu: own_before.zip(own_after).map(|(b, a)| a - b),
         latency: None,
         conns: None,
+        tls,
     })
 }
 
@@ -1111,6 +1171,7 @@ fn run_reqrep(s: &Scenario, cfg: &RunConfig, count: u64) -> BenchResult<Outcome>
             max: hist.max() as f64 / 1000.0,
         }),
         conns: None,
+        tls: None,
     })
 }
 
@@ -1200,6 +1261,7 @@ fn run_conns(cfg: &RunConfig, count: u64) -> BenchResult<Outcome> {
             rss_before,
             rss_after,
         }),
+        tls: None,
     })
 }
 

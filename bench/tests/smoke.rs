@@ -1,9 +1,9 @@
-//! CI smoke test of `rnats-bench`: every scenario (TCP and WebSocket) at small counts
+//! CI smoke test of `rnats-bench`: every scenario (TCP, WebSocket and TLS) at small counts
 //! against the debug rnats-server, a two-round `compare` against the reference
 //! nats-server, and one of rnats-server against rnats-server-smol. Delivery counts are
 //! checked (by the bench itself, and again here from its JSON); timings never.
 
-use rnats_tests::{server_binary, Frontend, ServerConfig, ServerKind, TestServer};
+use rnats_tests::{cert_path, server_binary, Frontend, ServerConfig, ServerKind, TestServer};
 use serde_json::Value;
 use std::process::Command;
 
@@ -94,6 +94,49 @@ fn every_scenario_delivers_exactly_against_rnats() {
 }
 
 #[test]
+fn tls_scenarios_deliver_exactly_against_rnats() {
+    let tls = format!(
+        "tls {{ cert_file: \"{}\", key_file: \"{}\" }}\n",
+        cert_path("server.pem"),
+        cert_path("server.key")
+    );
+    let server = TestServer::start(
+        ServerKind::Rnats(Frontend::Tokio),
+        ServerConfig::config(tls),
+    );
+    let ca = cert_path("ca.pem");
+    // `all` with --tls: the tls- scenarios only (the client port speaks nothing else).
+    let results = bench(&[
+        "run",
+        "--server",
+        &format!("tls://127.0.0.1:{}", server.port()),
+        "--ca",
+        &ca,
+        "--server-pid",
+        &server.pid().to_string(),
+        "--smoke",
+        "--json",
+        "--no-progress",
+    ]);
+    let results = results.as_array().expect("a JSON array");
+    let names: Vec<&str> = results
+        .iter()
+        .filter_map(|r| r["scenario"].as_str())
+        .collect();
+    assert_eq!(names, ["tls-pub-16", "tls-pubsub-16", "tls-pubsub-16k"]);
+    for r in results {
+        let subs = if r["scenario"] == "tls-pub-16" { 0 } else { 1 };
+        assert!(u(r, "published") > 0, "{r}");
+        assert_eq!(u(r, "delivered"), u(r, "published") * subs, "{r}");
+        assert!(
+            r["tls"].as_str().is_some_and(|t| t.starts_with("TLSv1_3")),
+            "no TLS session in {r}"
+        );
+    }
+    server.assert_running();
+}
+
+#[test]
 fn websocket_counts_that_are_not_a_multiple_of_a_frame_deliver_exactly() {
     // 20,002 messages: whole pre-encoded frames (1,456 and 3 messages each), then a
     // shorter last frame.
@@ -135,14 +178,14 @@ fn compare_runs_both_servers_in_alternation() {
         "2",
         "--smoke",
         "-s",
-        "pubsub-16,reqrep,conns,ws-pubsub-16",
+        "pubsub-16,reqrep,conns,ws-pubsub-16,tls-pubsub-16",
         "--json",
         "--no-progress",
     ]);
     assert_eq!(report["servers"]["a"]["name"], "tokio");
     assert_eq!(report["servers"]["b"]["name"], "nats-server");
     let scenarios = report["scenarios"].as_array().expect("scenarios");
-    assert_eq!(scenarios.len(), 4);
+    assert_eq!(scenarios.len(), 5);
     for s in scenarios {
         for server in ["a", "b"] {
             let runs = s["runs"][server].as_array().expect("runs");
@@ -157,9 +200,16 @@ fn compare_runs_both_servers_in_alternation() {
     assert!(conns["medians"]["KiB/conn"]["b"].as_f64().is_some());
     let reqrep = &scenarios[1];
     assert!(reqrep["medians"]["p99 us"]["ratio"].as_f64().is_some());
-    // nats-server's WebSocket listener delivered every message too.
+    // nats-server's WebSocket listener delivered every message too, and both servers did
+    // over TLS (each started with the tls block of the repository's test certificates).
     for run in scenarios[3]["runs"]["b"].as_array().expect("runs") {
         assert_eq!(u(run, "delivered"), u(run, "published"), "{run}");
+    }
+    for server in ["a", "b"] {
+        for run in scenarios[4]["runs"][server].as_array().expect("runs") {
+            assert_eq!(u(run, "delivered"), u(run, "published"), "{run}");
+            assert!(run["tls"].is_string(), "{run}");
+        }
     }
 }
 
