@@ -408,7 +408,7 @@ fn max_connections_and_max_subscriptions() {
         "{out}"
     );
     assert!(b.closed.is_some());
-    b.conn.close(CloseReason::MaxConnectionsExceeded);
+    b.conn.close(CloseReason::MaxConnectionsExceeded, at(1));
     a.send(b"SUB a 1\r\nSUB b 2\r\nPING\r\n", at(1));
     assert_eq!(
         a.recv_str(),
@@ -457,7 +457,7 @@ fn many_connections_with_random_interest_get_exact_fan_out() {
     }
     // Closing connections removes their interest.
     for mut c in clients {
-        c.conn.close(CloseReason::ClientClosed);
+        c.conn.close(CloseReason::ClientClosed, at(2));
     }
     assert_eq!(s.num_subscriptions(), 0);
     assert_eq!(s.num_connections(), 1);
@@ -644,7 +644,7 @@ fn a_second_connect_keeps_the_account_so_closing_frees_every_subscription() {
         at(2),
     );
     assert_eq!(s.num_subscriptions(), 2);
-    c.conn.close(CloseReason::ClientClosed);
+    c.conn.close(CloseReason::ClientClosed, at(3));
     assert_eq!(s.num_subscriptions(), 0);
     assert_eq!(s.num_connections(), 0);
 }

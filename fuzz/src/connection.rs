@@ -194,9 +194,9 @@ impl Client {
         self.out.clear();
     }
 
-    fn close(&mut self, reason: CloseReason) {
+    fn close(&mut self, reason: CloseReason, now: Instant) {
         if let Some(mut c) = self.conn.take() {
-            c.close(reason);
+            c.close(reason, now);
         }
         self.drain();
         self.inbuf.clear();
@@ -386,7 +386,7 @@ fn run_script(u: &mut Reader<'_>) {
             5 => clients[slot].drain(),
             6 => {
                 let reason = close_reason(u.u8());
-                clients[slot].close(reason);
+                clients[slot].close(reason, now);
             }
             8 => {
                 let new = options(u);
@@ -453,7 +453,7 @@ fn run_script(u: &mut Reader<'_>) {
         c.drain();
     }
     for c in &mut clients {
-        c.close(CloseReason::ClientClosed);
+        c.close(CloseReason::ClientClosed, now);
     }
     check_counts(&server, &clients);
     assert_eq!(

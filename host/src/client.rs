@@ -102,7 +102,7 @@ pub async fn serve_tls<R: Runtime>(
                     true
                 }
                 Some(_) => {
-                    conn.close(CloseReason::ClientClosed);
+                    conn.close(CloseReason::ClientClosed, clock::now());
                     return;
                 }
                 None => false,
@@ -110,7 +110,7 @@ pub async fn serve_tls<R: Runtime>(
         }
     };
     if !tls_first && !send_info_in_plain_text(&rt, &conn, &mut writer, write_deadline).await {
-        conn.close(CloseReason::ReadError);
+        conn.close(CloseReason::ReadError, clock::now());
         return;
     }
     let reader = tls::FirstRecordCheck::new(tls::Replay::new(first_bytes, reader));
@@ -119,12 +119,12 @@ pub async fn serve_tls<R: Runtime>(
         Some(Ok(stream)) => stream,
         Some(Err(e)) => {
             log.error(&format!("{prefix} - TLS handshake error: {e}"));
-            conn.close(CloseReason::TlsHandshakeError);
+            conn.close(CloseReason::TlsHandshakeError, clock::now());
             return;
         }
         None => {
             log.error(&format!("{prefix} - TLS handshake timeout"));
-            conn.close(CloseReason::TlsHandshakeError);
+            conn.close(CloseReason::TlsHandshakeError, clock::now());
             return;
         }
     };
@@ -184,7 +184,7 @@ where
                 reason.as_str()
             ));
         }
-        conn.close(reason);
+        conn.close(reason, clock::now());
     }
 }
 

@@ -194,6 +194,81 @@ fn monitor_connz() {
 }
 
 #[test]
+fn monitor_connz_closed() {
+    for_each_tcp_server(|kind| {
+        let server = start(kind);
+        let mut a = RawClient::connected(
+            &server,
+            r#"{"verbose":false,"name":"gone","lang":"raw","version":"1.0"}"#,
+        );
+        a.roundtrip(b"SUB b.> q 2\r\nSUB a 1\r\nPUB a 2\r\nhi\r\n");
+        let ida = a.client_id();
+        drop(a);
+        let mut bad = RawClient::connected(&server, QUIET);
+        let idb = bad.client_id();
+        bad.send(b"FOO\r\n");
+        let _ = bad.expect_closed(Duration::from_secs(5));
+        let _open = RawClient::connected(&server, r#"{"verbose":false,"name":"open"}"#);
+
+        // The harness's readiness probe is a closed connection too: look at ours.
+        let ours = |c: &Value| -> Vec<Value> {
+            c["connections"]
+                .as_array()
+                .map(|all| {
+                    all.iter()
+                        .filter(|x| x["cid"] == ida || x["cid"] == idb)
+                        .cloned()
+                        .collect()
+                })
+                .unwrap_or_default()
+        };
+        let c = poll(&server, "/connz?state=closed&subs=1", "both closed", |c| {
+            ours(c).len() == 2
+        });
+        let conns = ours(&c);
+        let cids: Vec<u64> = conns.iter().map(|x| x["cid"].as_u64().unwrap()).collect();
+        assert_eq!(cids, [ida, idb], "[{kind}] closed, by cid: {c:#}");
+        let gone = &conns[0];
+        assert_eq!(gone["name"], "gone", "[{kind}]");
+        assert_eq!(gone["reason"], "Client Closed", "[{kind}] {gone:#}");
+        assert!(gone["stop"].is_string(), "[{kind}] {gone:#}");
+        assert_eq!(gone["in_msgs"], 1, "[{kind}] {gone:#}");
+        assert_eq!(gone["out_msgs"], 1, "[{kind}] {gone:#}");
+        assert_eq!(gone["subscriptions"], 2, "[{kind}] {gone:#}");
+        // nats-server lists a closed connection's subjects in map order: compare sorted.
+        let mut list: Vec<&str> = gone["subscriptions_list"]
+            .as_array()
+            .unwrap_or_else(|| panic!("[{kind}] no subscriptions_list: {gone:#}"))
+            .iter()
+            .map(|s| s.as_str().unwrap())
+            .collect();
+        list.sort_unstable();
+        assert_eq!(list, ["a", "b.>"], "[{kind}] {gone:#}");
+        assert_eq!(conns[1]["reason"], "Protocol Violation", "[{kind}]");
+
+        // state=any holds both lists; sort=stop needs closed ones.
+        let c = http_get_json(server.http_port(), "/connz?state=any");
+        let names: Vec<&str> = c["connections"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(|x| x["name"].as_str())
+            .collect();
+        assert_eq!(names, ["gone", "open"], "[{kind}] by cid: {c:#}");
+        let c = http_get_json(server.http_port(), "/connz?state=closed&sort=stop");
+        assert_eq!(
+            c["connections"][0]["cid"], idb,
+            "[{kind}] latest first: {c:#}"
+        );
+        let c = http_get_json(
+            server.http_port(),
+            &format!("/connz?state=closed&cid={ida}"),
+        );
+        assert_eq!(c["connections"][0]["name"], "gone", "[{kind}] {c:#}");
+    });
+}
+
+#[test]
 fn monitor_subsz() {
     for_each_tcp_server(|kind| {
         let server = start(kind);

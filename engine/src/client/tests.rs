@@ -108,7 +108,7 @@ impl Link {
                     }
                     ClientEvent::CloseTransport => {
                         if let Some(mut conn) = self.conn.take() {
-                            conn.close(CloseReason::ClientClosed);
+                            conn.close(CloseReason::ClientClosed, self.now);
                         }
                     }
                     other => self.events.push(other),
@@ -123,7 +123,7 @@ impl Link {
                 }
                 if let Some(reason) = closed {
                     progressed = true;
-                    conn.close(reason);
+                    conn.close(reason, self.now);
                     self.conn = None;
                     self.client.transport_closed(self.now, None);
                 }
@@ -147,7 +147,7 @@ impl Link {
     /// The server side drops the connection (server crash or restart).
     fn drop_transport(&mut self) {
         if let Some(mut conn) = self.conn.take() {
-            conn.close(CloseReason::ServerShutdown);
+            conn.close(CloseReason::ServerShutdown, self.now);
         }
         self.client.transport_closed(self.now, None);
         self.pump();
@@ -512,7 +512,7 @@ fn keep_alive_pings_and_stale_connection() {
     assert_eq!(link.client.last_error(), Some("stale connection"));
     assert!(link.take_events().contains(&ClientEvent::Disconnected));
     if let Some(conn) = silent.as_mut() {
-        conn.close(CloseReason::StaleConnection);
+        conn.close(CloseReason::StaleConnection, link.now);
     }
     // It reconnects on its own.
     link.fire_timeout();

@@ -1,7 +1,7 @@
 //! `/subsz` (and `/subscriptionsz`): sublist statistics and, with `subs=1`, the
 //! subscriptions, as nats-server's `Subsz`.
 
-use super::connz::{page, sorted_subscriptions, sub_detail, DEFAULT_LIST_SIZE};
+use super::connz::{page, sorted_subscriptions, sub_detail, SubView, DEFAULT_LIST_SIZE};
 use super::endpoints::{bad, decode_bool, decode_int, pretty, Ctx, Reply, GLOBAL_ACCOUNT};
 use super::http::Query;
 use super::json::{Obj, J};
@@ -39,7 +39,7 @@ pub(crate) fn subsz(ctx: &Ctx<'_>, q: &Query) -> Reply {
                 if !test.is_empty() && !subject::matches(&sub.subject, test.as_bytes()) {
                     continue;
                 }
-                details.push(sub_detail(&sub, Some(GLOBAL_ACCOUNT)).into());
+                details.push(sub_detail(&SubView::open(&sub), Some(GLOBAL_ACCOUNT)).into());
             }
         }
         let (from, to) = page(details.len(), offset, limit);

@@ -433,9 +433,83 @@ fn connz_lists_connections() {
     );
 
     // A closed connection leaves the list.
-    a.close(crate::server::CloseReason::ClientClosed);
+    a.close(crate::server::CloseReason::ClientClosed, at(66));
     let v = get(&server, "/connz", at(66)).json();
     assert_eq!(v["total"], 2);
+}
+
+#[test]
+fn connz_keeps_closed_connections() {
+    let server = Server::new(Options::default(), 7, T0);
+    let mut gone = connect(
+        &server,
+        40001,
+        "CONNECT {\"name\":\"gone\",\"verbose\":false}\r\nSUB b.> q 2\r\nSUB a 1\r\nPUB a 2\r\nhi\r\n",
+        at(1),
+    );
+    let mut bad = connect(&server, 40002, "", at(2));
+    let _open = connect(&server, 40003, "CONNECT {\"name\":\"open\"}\r\n", at(3));
+    gone.close(crate::server::CloseReason::ClientClosed, at(5));
+    bad.close(crate::server::CloseReason::ProtocolViolation, at(4));
+
+    let v = get(&server, "/connz?state=closed&subs=1", at(10)).json();
+    assert_eq!(v["total"], 2);
+    let conns = v["connections"].as_array().unwrap();
+    // By cid, as nats-server lists them.
+    assert_eq!(conns[0]["cid"], gone.id());
+    assert_eq!(conns[0]["name"], "gone");
+    assert_eq!(conns[0]["reason"], "Client Closed");
+    assert_eq!(conns[0]["stop"], "2026-11-27T16:15:06Z");
+    assert_eq!(conns[0]["uptime"], "4s", "start to stop");
+    assert_eq!(conns[0]["in_msgs"], 1);
+    assert_eq!(conns[0]["out_msgs"], 1);
+    assert_eq!(conns[0]["subscriptions"], 2);
+    assert_eq!(
+        conns[0]["subscriptions_list"],
+        serde_json::json!(["a", "b.>"])
+    );
+    assert_eq!(conns[1]["reason"], "Protocol Violation");
+    assert!(conns[1].get("subscriptions_list").is_none());
+    // Open ones alone by default, both with state=any.
+    assert_eq!(get(&server, "/connz", at(10)).json()["total"], 1);
+    let v = get(&server, "/connz?state=any", at(10)).json();
+    let cids: Vec<u64> = v["connections"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["cid"].as_u64().unwrap())
+        .collect();
+    assert_eq!(cids, [1, 2, 3]);
+    // Sorted by stop (latest first) and by reason.
+    let order = |query: &str| -> Vec<String> {
+        get(&server, query, at(10)).json()["connections"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| c["name"].as_str().unwrap_or("-").to_string())
+            .collect()
+    };
+    assert_eq!(order("/connz?state=closed&sort=stop"), ["gone", "-"]);
+    assert_eq!(order("/connz?state=closed&sort=reason"), ["gone", "-"]);
+    // Details of a closed connection's subscriptions.
+    let v = get(&server, "/connz?state=closed&subs=detail&cid=1", at(10)).json();
+    let detail = &v["connections"][0]["subscriptions_list_detail"];
+    assert_eq!(detail[0]["subject"], "a");
+    assert_eq!(detail[0]["msgs"], 1);
+    assert_eq!(detail[1]["qgroup"], "q");
+    assert_eq!(detail[1]["cid"], 1);
+}
+
+#[test]
+fn closed_connections_are_capped() {
+    let server = Server::new(Options::default(), 7, T0);
+    for i in 0..crate::server::MAX_CLOSED_CLIENTS + 5 {
+        let mut c = connect(&server, 1, "", at(1));
+        c.close(crate::server::CloseReason::ClientClosed, at(1 + i as u64));
+    }
+    let closed = server.closed_connections();
+    assert_eq!(closed.len(), crate::server::MAX_CLOSED_CLIENTS);
+    assert_eq!(closed[0].cid, 6, "the oldest five dropped");
 }
 
 #[test]

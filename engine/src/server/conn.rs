@@ -6,7 +6,7 @@ use super::info::{info_json, splitmix64};
 use super::outbound::{CloseReason, Outbound};
 use super::shared::ConnShared;
 use super::subscription::{SubRef, Subscription};
-use super::{Account, ClientType, Server};
+use super::{Account, ClientType, ClosedConn, Server};
 use crate::auth::{Authenticator, ResolvedPermissions};
 use crate::error::ClientError;
 use crate::options::Options;
@@ -124,6 +124,8 @@ pub struct Connection {
     ping_sent_at: Option<Instant>,
     /// Last client data or PING (nats-server skips its PING when this is recent).
     last_in: Instant,
+    /// The latest `now` the frontend passed in (a dropped connection's stop time).
+    latest_now: Instant,
     rng: u64,
     finished: bool,
     /// The last message published was at least `SHARE_PAYLOAD_AT` long (see
@@ -190,6 +192,7 @@ impl Connection {
             pings_out: 0,
             ping_sent_at: None,
             last_in: now,
+            latest_now: now,
             rng,
             finished: false,
             large_messages: false,
@@ -234,6 +237,7 @@ impl Connection {
             return false;
         }
         self.refresh_config();
+        self.latest_now = now;
         self.shared.meta.lock().last_activity = now;
         while !self.shared.is_closed() {
             let (consumed, publish) = match self.parser.parse(&buf[..]) {
@@ -313,6 +317,7 @@ impl Connection {
         if self.is_closed() {
             return;
         }
+        self.latest_now = now;
         self.refresh_config();
         if self.auth_deadline.is_some_and(|d| d <= now) {
             self.auth_deadline = None;
@@ -376,9 +381,10 @@ impl Connection {
         self.queue(encode::PING);
     }
 
-    /// Tear the connection down: drop its subscriptions and unregister it. Call once when
-    /// the socket is done (the engine closed it, the peer closed it, or an I/O error).
-    pub fn close(&mut self, reason: CloseReason) {
+    /// Tear the connection down at `now`: drop its subscriptions, unregister it and keep a
+    /// snapshot for `/connz?state=closed`. Call once when the socket is done (the engine
+    /// closed it, the peer closed it, or an I/O error).
+    pub fn close(&mut self, reason: CloseReason, now: Instant) {
         if self.finished {
             return;
         }
@@ -391,6 +397,11 @@ impl Connection {
             .drain()
             .map(|(_, s)| SubRef(s))
             .collect();
+        // The reason the connection was first closed for (a slow consumer, say, rather
+        // than the read error its socket then gave).
+        let reason = self.shared.close_reason().unwrap_or(reason);
+        self.server
+            .remember_closed(ClosedConn::new(&self.shared, &subs, now, reason));
         for sub in &subs {
             sub.closed.store(true, Ordering::Relaxed);
         }
@@ -808,7 +819,7 @@ impl Connection {
 
 impl Drop for Connection {
     fn drop(&mut self) {
-        self.close(CloseReason::ClientClosed);
+        self.close(CloseReason::ClientClosed, self.latest_now);
     }
 }
 

@@ -397,7 +397,7 @@ impl LocalClient {
     fn finish(&mut self, reason: CloseReason) {
         if self.closed.is_none() {
             self.closed = Some(reason);
-            self.conn.close(reason);
+            self.conn.close(reason, (self.clock)());
         }
     }
 }

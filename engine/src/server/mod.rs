@@ -30,6 +30,7 @@
 //! A program that embeds the server talks to it in-process through [`local::LocalClient`],
 //! a [`Connection`] fed bytes directly.
 
+mod closed;
 mod conn;
 pub mod connect;
 mod info;
@@ -38,6 +39,7 @@ mod outbound;
 mod shared;
 mod subscription;
 
+pub use closed::{ClosedConn, ClosedSubscription, MAX_CLOSED_CLIENTS};
 pub use conn::Connection;
 pub use outbound::{CloseReason, WriteEvent, SHARE_PAYLOAD_AT};
 pub use shared::{ConnMeta, ConnShared, Counters, TlsSession};
@@ -197,6 +199,8 @@ pub struct Server {
     global: Arc<Account>,
     accounts: Mutex<HashMap<String, Arc<Account>>>,
     conns: Mutex<HashMap<u64, Arc<ConnShared>>>,
+    /// The most recently closed connections (`/connz?state=closed`).
+    closed: closed::ClosedConns,
     next_cid: AtomicU64,
     num_conns: AtomicUsize,
     lame_duck: AtomicBool,
@@ -221,6 +225,7 @@ impl Server {
             global: Arc::new(Account::new(GLOBAL_ACCOUNT)),
             accounts: Mutex::new(HashMap::new()),
             conns: Mutex::new(HashMap::new()),
+            closed: closed::ClosedConns::default(),
             next_cid: AtomicU64::new(1),
             num_conns: AtomicUsize::new(0),
             lame_duck: AtomicBool::new(false),
@@ -445,6 +450,16 @@ impl Server {
 
     pub(crate) fn seed(&self) -> u64 {
         self.seed
+    }
+
+    /// The most recently closed connections, oldest first (at most
+    /// [`MAX_CLOSED_CLIENTS`]).
+    pub fn closed_connections(&self) -> Vec<Arc<ClosedConn>> {
+        self.closed.list()
+    }
+
+    pub(crate) fn remember_closed(&self, conn: ClosedConn) {
+        self.closed.push(conn);
     }
 
     pub(crate) fn remove_connection(&self, cid: u64) {
