@@ -113,6 +113,11 @@ pub async fn serve_tls<R: Runtime>(
         conn.close(CloseReason::ReadError, clock::now());
         return;
     }
+    // Refused at once (over `max_connections`): the -ERR went out with the INFO.
+    if let Some(reason) = conn.shared().close_reason() {
+        conn.close(reason, clock::now());
+        return;
+    }
     let reader = tls::FirstRecordCheck::new(tls::Replay::new(first_bytes, reader));
     let handshake = acceptor.accept(tls::Joined::new(reader, writer));
     let stream = match runtime::timeout(&rt, handshake_limit, handshake).await {

@@ -1136,3 +1136,29 @@ fn tls_handshake_first() {
         server.assert_running();
     });
 }
+
+/// Over `max_connections` the refusal comes in plain text right after the INFO, before any
+/// TLS, and the connection ends.
+#[test]
+fn tls_over_max_connections_is_refused_in_plain_text() {
+    for_each_tcp_server(|kind| {
+        let config = format!("max_connections: 1\n{}", tls_block(""));
+        let server = TestServer::start(kind, ServerConfig::config(config).with_monitoring());
+        // The harness's readiness probe must be gone before the one slot is taken.
+        wait_for(T, "no connections", || {
+            (http_get_json(server.http_port(), "/varz")["connections"] == 0).then_some(())
+        });
+        let (_, mut first) = RawTls::connect(kind, server.port(), false);
+        let out = first.roundtrip(b"CONNECT {\"verbose\":false}\r\n");
+        assert_eq!(show(&out), "PONG\\r\\n", "[{kind}] the first client");
+        let mut second = RawClient::connect_port(server.port());
+        assert_eq!(second.info()["tls_required"], true, "[{kind}]");
+        let rest = second.expect_closed(T);
+        assert!(
+            rest == b"-ERR 'maximum connections exceeded'\r\n",
+            "[{kind}] after the INFO: {}",
+            show(&rest)
+        );
+        server.assert_running();
+    });
+}
