@@ -150,6 +150,13 @@ pub fn format_line_with_colors(
     out.push_str(message);
 }
 
+/// Where the engine sends the log lines it makes itself (protocol traces with `trace`,
+/// `-V`). Implemented by the frontend's logger; the engine only formats the message.
+pub trait LogSink: Send + Sync {
+    /// Write `message` at `level`.
+    fn log(&self, level: Level, message: &str);
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -90,3 +90,10 @@ impl Logger {
         self.log(Level::Fatal, message);
     }
 }
+
+/// The engine's own lines (protocol traces) go to the process log.
+impl rnats_engine::log::LogSink for Logger {
+    fn log(&self, level: Level, message: &str) {
+        Logger::log(self, level, message);
+    }
+}

@@ -93,7 +93,7 @@ pub async fn run_with<R: Runtime>(
             return ExitCode::from(1);
         }
     }
-    let server = Server::new(opts, seed(), clock::now());
+    let server = Server::with_log(opts, seed(), clock::now(), log.clone());
     startup::log_banner(&log, &server);
     let options = server.options();
     if let Some(port) = options.http_port {

@@ -1,11 +1,14 @@
-//! Process lifecycle: signals, lame duck mode, config reload, pid and log files.
+//! Process lifecycle: signals, lame duck mode, config reload, pid and log files, protocol
+//! traces (`-V`).
 //!
 //! Runs on the TCP servers only ([`rnats_tests::for_each_tcp_server`]): it tests the
 //! process, which a WebSocket frontend shares with its TCP twin.
 
 use std::time::Duration;
 
-use rnats_tests::{assert_bytes_eq, for_each_tcp_server, RawClient, ServerConfig, TestServer};
+use rnats_tests::{
+    assert_bytes_eq, for_each_tcp_server, wait_for, RawClient, ServerConfig, TestServer,
+};
 
 const QUIET: &str = r#"{"verbose":false,"pedantic":false}"#;
 
@@ -108,5 +111,81 @@ fn pid_and_log_files() {
         c.roundtrip(b"");
         let log = std::fs::read_to_string(server.dir().join("srv.log")).expect("log file");
         assert!(!log.trim().is_empty(), "log file is empty");
+    });
+}
+
+/// `-V` traces every protocol operation as nats-server does: received ops with their
+/// arguments, payloads (Go-quoted), what is sent back (`OK`, `PONG`, `-ERR`), messages
+/// delivered (on the receiver's line), subscriptions removed at close; each line prefixed
+/// with the client's address, cid and, after CONNECT, its `"vVERSION:LANG:NAME"`.
+#[test]
+fn trace_lines() {
+    for_each_tcp_server(|kind| {
+        let server = TestServer::start(kind, ServerConfig::args(["-V"]));
+        let mut a = RawClient::connected(
+            &server,
+            r#"{"verbose":false,"name":"tr","lang":"py","version":"9.1","headers":true}"#,
+        );
+        a.roundtrip(b"SUB foo 1\r\nSUB bar q 2\r\nPUB foo rep 5\r\nhello\r\nHPUB foo 12 14\r\nNATS/1.0\r\n\r\nhi\r\nUNSUB 1 5\r\n");
+        let mut b = RawClient::connect(&server);
+        b.send(b"CONNECT {\"verbose\":true}\r\nPUB bar 2\r\nhi\r\nPING\r\n");
+        b.read_until_quiet(Duration::from_millis(300));
+        let (pa, pb) = (
+            a.stream().local_addr().unwrap().port(),
+            b.stream().local_addr().unwrap().port(),
+        );
+        let (ca, cb) = (a.client_id(), b.client_id());
+        drop(a);
+        let a_prefix = format!("127.0.0.1:{pa} - cid:{ca} - \"v9.1:py:tr\" - ");
+        let b_prefix = format!("127.0.0.1:{pb} - cid:{cb} - ");
+        let want: Vec<String> = [
+            format!("127.0.0.1:{pa} - cid:{ca} - <<- [CONNECT {{\"verbose\":false,\"name\":\"tr\",\"lang\":\"py\",\"version\":\"9.1\",\"headers\":true}}]"),
+            format!("{a_prefix}<<- [PING]"),
+            format!("{a_prefix}->> [PONG]"),
+            format!("{a_prefix}<<- [SUB foo 1]"),
+            format!("{a_prefix}<<- [SUB bar q 2]"),
+            format!("{a_prefix}<<- [PUB foo rep 5]"),
+            format!("{a_prefix}<<- MSG_PAYLOAD: [\"hello\"]"),
+            format!("{a_prefix}->> [MSG foo 1 rep 5]"),
+            format!("{a_prefix}<<- [HPUB foo 12 14]"),
+            format!("{a_prefix}<<- MSG_PAYLOAD: [\"NATS/1.0\\r\\n\\r\\nhi\"]"),
+            format!("{a_prefix}->> [HMSG foo 1 12 14]"),
+            format!("{a_prefix}<<- [UNSUB 1 5]"),
+            format!("{a_prefix}<<- [PING]"),
+            format!("{a_prefix}->> [PONG]"),
+            format!("{b_prefix}<<- [CONNECT {{\"verbose\":true}}]"),
+            format!("{b_prefix}->> [OK]"),
+            format!("{b_prefix}<<- [PUB bar 2]"),
+            format!("{b_prefix}<<- MSG_PAYLOAD: [\"hi\"]"),
+            format!("{b_prefix}->> [OK]"),
+            format!("{a_prefix}->> [MSG bar 2 2]"),
+            format!("{b_prefix}<<- [PING]"),
+            format!("{b_prefix}->> [PONG]"),
+            // Removed at close, in no set order (nats-server walks a map).
+            format!("{a_prefix}<-> [DELSUB 1]"),
+            format!("{a_prefix}<-> [DELSUB 2]"),
+        ]
+        .into();
+        let traced = |log: &str| -> Vec<String> {
+            let mut lines: Vec<String> = log
+                .lines()
+                .filter_map(|l| l.split_once("[TRC] ").map(|(_, t)| t.to_string()))
+                .filter(|t| {
+                    t.starts_with(&format!("127.0.0.1:{pa} "))
+                        || t.starts_with(&format!("127.0.0.1:{pb} "))
+                })
+                .collect();
+            let delsubs = lines
+                .iter()
+                .position(|l| l.contains("[DELSUB"))
+                .unwrap_or(lines.len());
+            lines[delsubs..].sort();
+            lines
+        };
+        let got = wait_for(Duration::from_secs(5), "the DELSUB lines", || {
+            let lines = traced(&server.log());
+            (lines.len() >= want.len()).then_some(lines)
+        });
+        assert_eq!(got, want, "[{kind}] trace lines; log:\n{}", server.log());
     });
 }

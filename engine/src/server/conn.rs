@@ -6,7 +6,7 @@ use super::info::{info_json, splitmix64};
 use super::outbound::{CloseReason, Outbound};
 use super::shared::ConnShared;
 use super::subscription::{SubRef, Subscription};
-use super::{Account, ClientType, ClosedConn, Server};
+use super::{trace, Account, ClientType, ClosedConn, Server};
 use crate::auth::{Authenticator, ResolvedPermissions};
 use crate::error::ClientError;
 use crate::options::Options;
@@ -126,6 +126,8 @@ pub struct Connection {
     last_in: Instant,
     /// The latest `now` the frontend passed in (a dropped connection's stop time).
     latest_now: Instant,
+    /// Protocol operations are traced (`trace` on and the server has a log).
+    trace: bool,
     rng: u64,
     finished: bool,
     /// The last message published was at least `SHARE_PAYLOAD_AT` long (see
@@ -193,6 +195,7 @@ impl Connection {
             ping_sent_at: None,
             last_in: now,
             latest_now: now,
+            trace: server.tracing(),
             rng,
             finished: false,
             large_messages: false,
@@ -247,6 +250,9 @@ impl Connection {
                     break;
                 }
                 Ok(Some((op, consumed))) => {
+                    if self.trace {
+                        self.trace_op_in(&op, &buf[..consumed]);
+                    }
                     // The parser refuses non-CONNECT ops before an authenticated CONNECT
                     // and HPUB before headers were negotiated, as nats-server does.
                     match op {
@@ -345,6 +351,7 @@ impl Connection {
         }
         self.config_generation = generation;
         self.options = self.server.options();
+        self.trace = self.server.tracing();
         self.auth = self.server.authenticator_for(self.client_type);
         self.parser.set_limits(parser_limits(&self.options));
         if self.connect_received {
@@ -378,6 +385,9 @@ impl Connection {
         if self.ping_sent_at.is_none() {
             self.ping_sent_at = Some(now);
         }
+        if self.trace {
+            self.trace_out("PING");
+        }
         self.queue(encode::PING);
     }
 
@@ -397,6 +407,12 @@ impl Connection {
             .drain()
             .map(|(_, s)| SubRef(s))
             .collect();
+        if self.trace {
+            let prefix = self.trace_prefix();
+            for SubRef(sub) in &subs {
+                self.server.trace(&trace::delsub(&prefix, &sub.sid));
+            }
+        }
         // The reason the connection was first closed for (a slow consumer, say, rather
         // than the read error its socket then gave).
         let reason = self.shared.close_reason().unwrap_or(reason);
@@ -425,6 +441,9 @@ impl Connection {
             ClientOp::Unsub { sid, max } => self.on_unsub(sid, max),
             ClientOp::Ping => {
                 self.last_in = now;
+                if self.trace {
+                    self.trace_out("PONG");
+                }
                 self.queue(encode::PONG);
             }
             ClientOp::Pong => {
@@ -667,6 +686,12 @@ impl Connection {
         }
         self.batch.out_msgs += 1;
         self.batch.out_bytes += body.len() as u64;
+        if self.trace {
+            let header_len = if with_headers { msg.header_len } else { None };
+            let line = trace::msg_line(msg.subject, &sub.sid, msg.reply, header_len, body.len());
+            let prefix = trace::prefix(&target.meta.lock(), target.id());
+            self.server.trace(&trace::out(&prefix, &line));
+        }
         if let Some(reply) = msg.reply {
             if target.tracks_responses.load(Ordering::Relaxed) {
                 grant_response(target, reply, now);
@@ -764,13 +789,49 @@ impl Connection {
     }
 
     fn send_err(&mut self, err: &ClientError) {
+        if self.trace {
+            self.trace_out(&format!("-ERR {err}"));
+        }
         self.queue_with(|out| encode::err(out.tail(), err));
     }
 
     fn ok(&mut self) {
         if self.opts.verbose {
+            if self.trace {
+                self.trace_out("OK");
+            }
             self.queue(encode::OK);
         }
+    }
+
+    /// This connection's trace prefix (see [`trace::prefix`]).
+    fn trace_prefix(&self) -> String {
+        trace::prefix(&self.shared.meta.lock(), self.shared.id())
+    }
+
+    /// Trace a received operation whose bytes are `raw` (its payload too, for PUB/HPUB).
+    fn trace_op_in(&self, op: &ClientOp<'_>, raw: &[u8]) {
+        let prefix = self.trace_prefix();
+        self.server.trace(&trace::op_in(&prefix, raw));
+        let body = match op {
+            ClientOp::Pub { payload, .. } => Some(&payload[..]),
+            ClientOp::HPub {
+                headers, payload, ..
+            } => {
+                let start = range_in(raw, headers).start;
+                Some(&raw[start..range_in(raw, payload).end])
+            }
+            _ => None,
+        };
+        if let Some(body) = body {
+            let max = self.options.max_traced_msg_len;
+            self.server.trace(&trace::payload(&prefix, body, max));
+        }
+    }
+
+    /// Trace something sent to this client.
+    fn trace_out(&self, what: &str) {
+        self.server.trace(&trace::out(&self.trace_prefix(), what));
     }
 
     fn queue(&mut self, bytes: &[u8]) {

@@ -38,6 +38,7 @@ pub mod local;
 mod outbound;
 mod shared;
 mod subscription;
+mod trace;
 
 pub use closed::{ClosedConn, ClosedSubscription, MAX_CLOSED_CLIENTS};
 pub use conn::Connection;
@@ -201,6 +202,8 @@ pub struct Server {
     conns: Mutex<HashMap<u64, Arc<ConnShared>>>,
     /// The most recently closed connections (`/connz?state=closed`).
     closed: closed::ClosedConns,
+    /// Where protocol traces go (see [`Server::with_log`]).
+    log: Option<Log>,
     next_cid: AtomicU64,
     num_conns: AtomicUsize,
     lame_duck: AtomicBool,
@@ -211,10 +214,39 @@ pub struct Server {
     seed: u64,
 }
 
+/// The server's [`LogSink`](crate::log::LogSink).
+struct Log(Arc<dyn crate::log::LogSink>);
+
+impl core::fmt::Debug for Log {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.write_str("Log")
+    }
+}
+
 impl Server {
     /// A server with these options. `seed` is entropy from the frontend (server id,
     /// queue member choice); `now` is the start time.
     pub fn new(options: Options, seed: u64, now: Instant) -> Arc<Server> {
+        Self::build(options, seed, now, None)
+    }
+
+    /// [`Server::new`] with a log for the lines the engine makes itself: with the `trace`
+    /// option (`-V`) every protocol operation in and out, as nats-server traces them.
+    pub fn with_log(
+        options: Options,
+        seed: u64,
+        now: Instant,
+        log: Arc<dyn crate::log::LogSink>,
+    ) -> Arc<Server> {
+        Self::build(options, seed, now, Some(log))
+    }
+
+    fn build(
+        options: Options,
+        seed: u64,
+        now: Instant,
+        log: Option<Arc<dyn crate::log::LogSink>>,
+    ) -> Arc<Server> {
         let id = info::server_id(seed);
         let name = options.server_name.clone().unwrap_or_else(|| id.clone());
         let server = Arc::new(Server {
@@ -226,6 +258,7 @@ impl Server {
             accounts: Mutex::new(HashMap::new()),
             conns: Mutex::new(HashMap::new()),
             closed: closed::ClosedConns::default(),
+            log: log.map(Log),
             next_cid: AtomicU64::new(1),
             num_conns: AtomicUsize::new(0),
             lame_duck: AtomicBool::new(false),
@@ -456,6 +489,18 @@ impl Server {
     /// [`MAX_CLOSED_CLIENTS`]).
     pub fn closed_connections(&self) -> Vec<Arc<ClosedConn>> {
         self.closed.list()
+    }
+
+    /// Whether protocol operations are traced now (`trace` on, and a log to trace to).
+    pub(crate) fn tracing(&self) -> bool {
+        self.log.is_some() && self.options().trace
+    }
+
+    /// Write a trace line.
+    pub(crate) fn trace(&self, message: &str) {
+        if let Some(Log(log)) = &self.log {
+            log.log(crate::log::Level::Trace, message);
+        }
     }
 
     pub(crate) fn remember_closed(&self, conn: ClosedConn) {
