@@ -1,6 +1,7 @@
-//! Authentication (token, user/password, users list, bcrypt hashes) and the permissions a
-//! successful login grants.
+//! Authentication (token, user/password, users list, bcrypt hashes, nkey users signing
+//! the INFO nonce) and the permissions a successful login grants.
 
+use crate::nkey;
 use crate::options::{
     Options, Permissions, ResponsePermission, SubjectPermission, WebsocketOptions,
 };
@@ -46,6 +47,8 @@ pub struct Authenticator {
     single_user: Option<(String, String)>,
     default_permissions: Option<Arc<ResolvedPermissions>>,
     users: HashMap<String, UserEntry>,
+    /// Nkey users by public key (their entries' `password` is unused).
+    nkey_users: HashMap<String, UserEntry>,
     no_auth_user: Option<String>,
 }
 
@@ -74,6 +77,24 @@ impl Authenticator {
                 (u.username.clone(), entry)
             })
             .collect();
+        let account_nkeys = options
+            .accounts
+            .iter()
+            .flat_map(|a| a.nkey_users.iter().map(move |u| (u, Some(a.name.clone()))));
+        let nkey_users = auth
+            .nkey_users
+            .iter()
+            .map(|u| (u, u.account.clone()))
+            .chain(account_nkeys)
+            .map(|(u, account)| {
+                let entry = UserEntry {
+                    password: String::new(),
+                    permissions: resolve(&u.permissions),
+                    account,
+                };
+                (u.public_key.clone(), entry)
+            })
+            .collect();
         Authenticator {
             token: auth.token.clone(),
             single_user: auth
@@ -82,6 +103,7 @@ impl Authenticator {
                 .map(|u| (u.clone(), auth.password.clone().unwrap_or_default())),
             default_permissions,
             users,
+            nkey_users,
             no_auth_user: auth.no_auth_user.clone(),
         }
     }
@@ -105,13 +127,29 @@ impl Authenticator {
 
     /// Whether clients must authenticate.
     pub fn is_required(&self) -> bool {
-        self.token.is_some() || self.single_user.is_some() || !self.users.is_empty()
+        self.token.is_some()
+            || self.single_user.is_some()
+            || !self.users.is_empty()
+            || !self.nkey_users.is_empty()
     }
 
-    /// Check the credentials of a CONNECT; `None` means `Authorization Violation`.
-    pub fn authenticate(&self, connect: &ConnectOptions) -> Option<Grant> {
+    /// Whether clients get a nonce to sign in INFO (nkey users are configured).
+    pub fn needs_nonce(&self) -> bool {
+        !self.nkey_users.is_empty()
+    }
+
+    /// Check the credentials of a CONNECT from a client that was sent `nonce` (empty when
+    /// none); `None` means `Authorization Violation`.
+    pub fn authenticate(&self, connect: &ConnectOptions, nonce: &str) -> Option<Grant> {
         if !self.is_required() {
             return Some(Grant::default());
+        }
+        if let (false, Some(key)) = (self.nkey_users.is_empty(), connect.nkey.as_deref()) {
+            // As nats-server: a CONNECT naming an nkey stands or falls with it.
+            let entry = self.nkey_users.get(key)?;
+            let sig = connect.sig.as_deref()?;
+            return (!nonce.is_empty() && nkey::verify(key, nonce.as_bytes(), sig))
+                .then(|| entry.grant(key));
         }
         if let Some(token) = &self.token {
             let given = connect.auth_token.as_deref()?;
@@ -284,17 +322,18 @@ mod tests {
                     account: Some("A".into()),
                     ..User::default()
                 }],
+                ..AccountOptions::default()
             }],
             ..Options::default()
         };
         let auth = Authenticator::new(&opts);
         assert!(auth.is_required());
         let g = auth
-            .authenticate(&connect(Some("a"), Some("pa"), None))
+            .authenticate(&connect(Some("a"), Some("pa"), None), "")
             .unwrap();
         assert_eq!(g.account.as_deref(), Some("A"));
         assert!(auth
-            .authenticate(&connect(Some("a"), Some("x"), None))
+            .authenticate(&connect(Some("a"), Some("x"), None), "")
             .is_none());
     }
 
@@ -308,18 +347,69 @@ mod tests {
     }
 
     #[test]
+    fn nkey_users_sign_the_nonce() {
+        let kp = nkeys::KeyPair::new_user();
+        let auth = Authenticator::new(&with_auth(Authorization {
+            nkey_users: vec![crate::options::NkeyUser {
+                public_key: kp.public_key(),
+                ..Default::default()
+            }],
+            ..Default::default()
+        }));
+        assert!(auth.is_required() && auth.needs_nonce());
+        let nonce = "Zm9vYmFyYmF6cXV";
+        let signed = |kp: &nkeys::KeyPair, nonce: &str| {
+            let sig = kp.sign(nonce.as_bytes()).unwrap();
+            let sig: String = sig
+                .iter()
+                .map(|b| format!("{b:08b}"))
+                .collect::<String>()
+                .as_bytes()
+                .chunks(6)
+                .map(|bits| {
+                    let mut v = 0usize;
+                    for (i, b) in bits.iter().enumerate() {
+                        v |= usize::from(*b == b'1') << (5 - i);
+                    }
+                    b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"[v] as char
+                })
+                .collect();
+            ConnectOptions {
+                nkey: Some(kp.public_key()),
+                sig: Some(sig),
+                ..ConnectOptions::default()
+            }
+        };
+        let g = auth.authenticate(&signed(&kp, nonce), nonce).unwrap();
+        assert_eq!(g.user, Some(kp.public_key()));
+        // Another connection's nonce, another key, no signature, no nonce: refused.
+        assert!(auth.authenticate(&signed(&kp, "other"), nonce).is_none());
+        let stranger = nkeys::KeyPair::new_user();
+        assert!(auth
+            .authenticate(&signed(&stranger, nonce), nonce)
+            .is_none());
+        let mut unsigned = signed(&kp, nonce);
+        unsigned.sig = None;
+        assert!(auth.authenticate(&unsigned, nonce).is_none());
+        assert!(auth.authenticate(&signed(&kp, ""), "").is_none());
+        assert!(auth
+            .authenticate(&connect(None, None, None), nonce)
+            .is_none());
+    }
+
+    #[test]
     fn token_user_and_users_list() {
         let auth = Authenticator::new(&with_auth(Authorization {
             token: Some("s3cr3t".into()),
             ..Default::default()
         }));
         assert!(auth
-            .authenticate(&connect(None, None, Some("s3cr3t")))
+            .authenticate(&connect(None, None, Some("s3cr3t")), "")
             .is_some());
         assert!(auth
-            .authenticate(&connect(None, None, Some("nope")))
+            .authenticate(&connect(None, None, Some("nope")), "")
             .is_none());
-        assert!(auth.authenticate(&connect(None, None, None)).is_none());
+        assert!(auth.authenticate(&connect(None, None, None), "").is_none());
 
         let auth = Authenticator::new(&with_auth(Authorization {
             user: Some("derek".into()),
@@ -327,10 +417,10 @@ mod tests {
             ..Default::default()
         }));
         assert!(auth
-            .authenticate(&connect(Some("derek"), Some("pw"), None))
+            .authenticate(&connect(Some("derek"), Some("pw"), None), "")
             .is_some());
         assert!(auth
-            .authenticate(&connect(Some("derek"), Some("x"), None))
+            .authenticate(&connect(Some("derek"), Some("x"), None), "")
             .is_none());
 
         let hash = bcrypt::hash("password", 4).unwrap();
@@ -345,14 +435,14 @@ mod tests {
             ..Default::default()
         }));
         let g = auth
-            .authenticate(&connect(Some("a"), Some("password"), None))
+            .authenticate(&connect(Some("a"), Some("password"), None), "")
             .unwrap();
         assert_eq!(g.user.as_deref(), Some("a"));
         assert!(auth
-            .authenticate(&connect(Some("a"), Some("pass"), None))
+            .authenticate(&connect(Some("a"), Some("pass"), None), "")
             .is_none());
         assert_eq!(
-            auth.authenticate(&connect(None, None, None))
+            auth.authenticate(&connect(None, None, None), "")
                 .unwrap()
                 .user
                 .as_deref(),

@@ -21,6 +21,7 @@ pub mod config;
 pub mod error;
 pub mod log;
 pub mod monitor;
+mod nkey;
 pub mod options;
 pub mod proto;
 mod rand;

@@ -190,6 +190,8 @@ pub struct Authorization {
     pub token: Option<String>,
     /// Users with their own passwords and permissions.
     pub users: Vec<User>,
+    /// Users who log in with an nkey.
+    pub nkey_users: Vec<NkeyUser>,
     /// Permissions for the single user / token user.
     pub default_permissions: Option<Permissions>,
     /// Time a client has to send CONNECT when auth is required.
@@ -201,7 +203,10 @@ pub struct Authorization {
 impl Authorization {
     /// Whether any form of authentication is configured.
     pub fn is_required(&self) -> bool {
-        self.user.is_some() || self.token.is_some() || !self.users.is_empty()
+        self.user.is_some()
+            || self.token.is_some()
+            || !self.users.is_empty()
+            || !self.nkey_users.is_empty()
     }
 }
 
@@ -218,6 +223,18 @@ pub struct User {
     pub account: Option<String>,
 }
 
+/// A user of a `users` list who logs in with an nkey: no name or password, but a
+/// signature of the server's nonce made with the key whose public half is configured.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct NkeyUser {
+    /// The user's public nkey (`U…`).
+    pub public_key: String,
+    /// This user's permissions; `None` allows everything.
+    pub permissions: Option<Permissions>,
+    /// The account the user belongs to; `None` is the global account `$G`.
+    pub account: Option<String>,
+}
+
 /// One entry of `accounts { NAME: { users: [...] } }`: a separate subject namespace.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct AccountOptions {
@@ -225,6 +242,8 @@ pub struct AccountOptions {
     pub name: String,
     /// Users who log into this account (their `account` is set to `name`).
     pub users: Vec<User>,
+    /// Nkey users who log into this account.
+    pub nkey_users: Vec<NkeyUser>,
 }
 
 /// Publish/subscribe permissions of a user.

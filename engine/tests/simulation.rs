@@ -526,10 +526,12 @@ fn accounts_are_separate_subject_spaces() {
             AccountOptions {
                 name: "A".into(),
                 users: vec![account_user("a1", "A"), account_user("a2", "A")],
+                ..AccountOptions::default()
             },
             AccountOptions {
                 name: "B".into(),
                 users: vec![account_user("b", "B")],
+                ..AccountOptions::default()
             },
         ],
         ..Options::default()
@@ -624,10 +626,12 @@ fn a_second_connect_keeps_the_account_so_closing_frees_every_subscription() {
             AccountOptions {
                 name: "A".into(),
                 users: vec![account_user("a", "A")],
+                ..AccountOptions::default()
             },
             AccountOptions {
                 name: "B".into(),
                 users: vec![account_user("b", "B")],
+                ..AccountOptions::default()
             },
         ],
         ..Options::default()

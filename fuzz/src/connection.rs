@@ -124,6 +124,7 @@ fn options(u: &mut Reader<'_>) -> Options {
                 account: Some("B".into()),
                 ..User::default()
             }],
+            ..AccountOptions::default()
         }];
     }
     if mode & 8 != 0 {

@@ -292,6 +292,56 @@ fn client_auth() {
     });
 }
 
+/// Test nkeys (seed, public key), made for these tests only.
+const NKEY_SEED: &str = "SUAAGCQRDAPSMLJUHNBESUCXLZSWY432QGEI7FU5USV3FOOAY7HNLXDKKA";
+const NKEY_PUBLIC: &str = "UB2VYTFZEVWKPTOEVT64NT7O3KCJAF7FXH4VCTUZDEN5M7QLBVBHMA3W";
+const OTHER_NKEY_SEED: &str = "SUAAKEQ7FQ4UMU3ANV5IPFFBV254RVPC576ASFRDGA6UUV3EOF7IXGABOA";
+
+/// An nkey user signs the INFO's nonce with its seed (async-nats does it); other keys, a
+/// missing signature or a password login are refused, and the user's permissions apply.
+#[test]
+fn client_nkey_auth() {
+    for_each_server_async(|kind| async move {
+        let config = format!(
+            "authorization {{ users: [ {{ nkey: {NKEY_PUBLIC}, permissions: {{ publish: [\"ok.>\", \"rnats-tests.>\"], subscribe: [\"ok.>\", \"_INBOX.>\"] }} }} ] }}\n"
+        );
+        let server = TestServer::start(kind, ServerConfig::config(config));
+        let c = connect_with(&server, ConnectOptions::with_nkey(NKEY_SEED.into())).await;
+        let mut sub = c.subscribe("ok.>").await.unwrap();
+        barrier(&c).await;
+        c.publish("ok.go", Bytes::from_static(b"signed"))
+            .await
+            .unwrap();
+        assert_eq!(next(&mut sub).await.payload.as_ref(), b"signed", "[{kind}]");
+        // The permissions hold: a publish outside them is refused (and not delivered).
+        let mut other = c.subscribe("ok.x").await.unwrap();
+        c.publish("nope", Bytes::from_static(b"x")).await.unwrap();
+        c.publish("ok.x", Bytes::from_static(b"after"))
+            .await
+            .unwrap();
+        assert_eq!(
+            next(&mut other).await.payload.as_ref(),
+            b"after",
+            "[{kind}]"
+        );
+        for opts in [
+            ConnectOptions::with_nkey(OTHER_NKEY_SEED.into()),
+            ConnectOptions::with_user_and_password(NKEY_PUBLIC.into(), "x".into()),
+            ConnectOptions::new(),
+        ] {
+            let err = timeout(T, opts.connection_timeout(T).connect(server.url()))
+                .await
+                .expect("connect should fail fast")
+                .expect_err("bad credentials must fail");
+            assert_eq!(
+                err.kind(),
+                ConnectErrorKind::AuthorizationViolation,
+                "[{kind}] {err}"
+            );
+        }
+    });
+}
+
 #[test]
 fn client_drain_subscription() {
     for_each_server_async(|kind| async move {

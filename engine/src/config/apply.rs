@@ -8,8 +8,9 @@ pub(crate) use tls::load_tls_files;
 use super::duration::{go_duration_string, parse_go_duration};
 use super::parse::{Map, Token, Value};
 use super::{ConfigError, ConfigErrorKind, ConfigSource, ConfigWarning, WarningKind};
+use crate::nkey;
 use crate::options::{
-    AccountOptions, Options, Permissions, ResponsePermission, SubjectPermission, User,
+    AccountOptions, NkeyUser, Options, Permissions, ResponsePermission, SubjectPermission, User,
     WebsocketOptions, DEFAULT_LAME_DUCK_GRACE_PERIOD, DEFAULT_MAX_CONNECTIONS,
     DEFAULT_MAX_CONTROL_LINE, DEFAULT_MAX_PAYLOAD, DEFAULT_MAX_PENDING, DEFAULT_PING_INTERVAL,
     DEFAULT_PING_MAX, DEFAULT_PORT, DEFAULT_WRITE_DEADLINE,
@@ -80,8 +81,8 @@ pub(crate) struct Applier<'o> {
     strict: bool,
     http_host_set: bool,
     store_dir_set: bool,
-    /// Public keys of the nkey users seen so far (rnats ignores them, but nats-server
-    /// checks them for duplicates together with the user names).
+    /// Public keys of the nkey users seen so far (nats-server checks them for duplicates
+    /// together with the user names).
     nkeys: Vec<String>,
 }
 
@@ -635,7 +636,7 @@ impl<'o> Applier<'o> {
     fn authorization(&mut self, tk: &Token) {
         let Some(m) = self.map(tk) else { return };
         let mut simple = SimpleAuth::default();
-        let mut users: Option<(Vec<User>, Vec<String>)> = None;
+        let mut users: Option<(Vec<User>, Vec<NkeyUser>)> = None;
         let mut default_perms: Option<Permissions> = None;
         for (k, v) in m {
             let key = k.to_ascii_lowercase();
@@ -689,14 +690,21 @@ impl<'o> Applier<'o> {
                 return;
             }
         }
-        for key in nkeys {
-            if !names.insert(key.clone()) {
-                self.err(tk, format!("Duplicate nkey {} detected", go_quote(&key)));
+        for nk in &nkeys {
+            if !names.insert(nk.public_key.clone()) {
+                let msg = format!("Duplicate nkey {} detected", go_quote(&nk.public_key));
+                self.err(tk, msg);
                 return;
             }
-            self.nkeys.push(key);
+            self.nkeys.push(nk.public_key.clone());
         }
+        let mut nkeys = nkeys;
+        apply_default_permissions(
+            nkeys.iter_mut().map(|n| &mut n.permissions),
+            default_perms.as_ref(),
+        );
         let auth = &mut self.opts.authorization;
+        auth.nkey_users.extend(nkeys);
         auth.user = (!user.is_empty()).then_some(user);
         auth.password = (!pass.is_empty()).then_some(pass);
         auth.token = (!token.is_empty()).then_some(token);
@@ -708,7 +716,10 @@ impl<'o> Applier<'o> {
             None
         };
         if let Some(list) = &mut list {
-            apply_default_permissions(list, default_perms.as_ref());
+            apply_default_permissions(
+                list.iter_mut().map(|u| &mut u.permissions),
+                default_perms.as_ref(),
+            );
         }
         auth.users.extend(list.into_iter().flatten());
         auth.default_permissions = default_perms;
@@ -753,11 +764,10 @@ impl<'o> Applier<'o> {
             .collect()
     }
 
-    /// A `users` array: the user/password users and the public keys of the nkey users
-    /// (which rnats does not support yet: they are reported and otherwise ignored).
+    /// A `users` array: the user/password users and the nkey users.
     /// nats-server reports a `users` value that is not an array with a position in
     /// `authorization` and without one in an account (`positioned`).
-    fn users(&mut self, tk: &Token, positioned: bool) -> Option<(Vec<User>, Vec<String>)> {
+    fn users(&mut self, tk: &Token, positioned: bool) -> Option<(Vec<User>, Vec<NkeyUser>)> {
         let Value::Array(entries) = &tk.value else {
             let msg = format!(
                 "Expected users field to be an array, got {}",
@@ -820,7 +830,7 @@ impl<'o> Applier<'o> {
                 }
                 None => users.push(user),
                 Some(key) => {
-                    if !is_public_nkey(&key, NKEY_PREFIX_USER) {
+                    if !nkey::is_public(&key, nkey::PREFIX_USER) {
                         self.err(last, "Not a valid public nkey for a user");
                         return None;
                     }
@@ -828,13 +838,11 @@ impl<'o> Applier<'o> {
                         self.err(last, "Nkey users do not take usernames or passwords");
                         return None;
                     }
-                    self.warn(
-                        last,
-                        "nkey",
-                        WarningKind::Unsupported,
-                        format!("nkey user {key} is not supported by rnats yet and was ignored"),
-                    );
-                    nkeys.push(key);
+                    nkeys.push(NkeyUser {
+                        public_key: key,
+                        permissions: user.permissions,
+                        account: None,
+                    });
                 }
             }
         }
@@ -1045,7 +1053,7 @@ impl<'o> Applier<'o> {
                     }
                     self.opts.accounts.push(AccountOptions {
                         name: name.to_string(),
-                        users: Vec::new(),
+                        ..AccountOptions::default()
                     });
                 }
             }
@@ -1091,7 +1099,7 @@ impl<'o> Applier<'o> {
                     }
                 }
                 "nkey" => match &v.value {
-                    Value::Str(key) if is_public_nkey(key, NKEY_PREFIX_ACCOUNT) => {
+                    Value::Str(key) if nkey::is_public(key, nkey::PREFIX_ACCOUNT) => {
                         self.unsupported(k, v)
                     }
                     other => {
@@ -1153,7 +1161,7 @@ impl<'o> Applier<'o> {
         }
         let mut account = AccountOptions {
             name: name.to_string(),
-            users: Vec::new(),
+            ..AccountOptions::default()
         };
         if let Some(utk) = users_tk.filter(|_| !users.is_empty() || !nkeys.is_empty()) {
             if self.opts.authorization.user.is_some() {
@@ -1166,14 +1174,24 @@ impl<'o> Applier<'o> {
                 self.opts.accounts.push(account);
                 return;
             }
-            apply_default_permissions(&mut users, default_perms.as_ref());
+            apply_default_permissions(
+                users.iter_mut().map(|u| &mut u.permissions),
+                default_perms.as_ref(),
+            );
+            apply_default_permissions(
+                nkeys.iter_mut().map(|n| &mut n.permissions),
+                default_perms.as_ref(),
+            );
             let mut names = self.user_names();
-            for key in nkeys {
-                if !names.insert(key.clone()) {
-                    self.err(utk, format!("Duplicate nkey {} detected", go_quote(&key)));
+            for mut nk in nkeys {
+                if !names.insert(nk.public_key.clone()) {
+                    let msg = format!("Duplicate nkey {} detected", go_quote(&nk.public_key));
+                    self.err(utk, msg);
                     continue;
                 }
-                self.nkeys.push(key);
+                self.nkeys.push(nk.public_key.clone());
+                nk.account = Some(name.to_string());
+                account.nkey_users.push(nk);
             }
             for mut u in users {
                 if !names.insert(u.username.clone()) {
@@ -1457,66 +1475,16 @@ impl<'o> Applier<'o> {
     }
 }
 
-/// Users without permissions of their own get the block's default permissions.
-fn apply_default_permissions(users: &mut [User], default: Option<&Permissions>) {
+/// Give `default` to every user (of the `permissions` slots given) that has none.
+fn apply_default_permissions<'a>(
+    users: impl Iterator<Item = &'a mut Option<Permissions>>,
+    default: Option<&Permissions>,
+) {
     if let Some(p) = default {
-        for u in users.iter_mut().filter(|u| u.permissions.is_none()) {
-            u.permissions = Some(p.clone());
+        for slot in users.filter(|slot| slot.is_none()) {
+            *slot = Some(p.clone());
         }
     }
-}
-
-/// The nkey prefix byte of user keys (`U…`).
-const NKEY_PREFIX_USER: u8 = 20 << 3;
-/// The nkey prefix byte of account keys (`A…`).
-const NKEY_PREFIX_ACCOUNT: u8 = 0;
-
-/// nats-io/nkeys' `Decode(prefix, key)` succeeds: base32 (no padding) whose last two bytes
-/// are the CRC-16/XMODEM (little endian) of the rest, and whose first byte carries
-/// `prefix` in its top five bits.
-fn is_public_nkey(key: &str, prefix: u8) -> bool {
-    let mut raw = Vec::with_capacity(key.len() * 5 / 8 + 1);
-    let (mut acc, mut bits, mut chars) = (0u32, 0u32, 0usize);
-    for b in key.bytes() {
-        let v = match b {
-            b'A'..=b'Z' => b - b'A',
-            b'2'..=b'7' => b - b'2' + 26,
-            // Go's decoder skips line breaks.
-            b'\r' | b'\n' => continue,
-            _ => return false,
-        };
-        chars += 1;
-        acc = (acc << 5) | u32::from(v);
-        bits += 5;
-        if bits >= 8 {
-            bits -= 8;
-            raw.push((acc >> bits) as u8);
-            acc &= (1 << bits) - 1;
-        }
-    }
-    // A final quantum of 1, 3 or 6 characters cannot be decoded.
-    if matches!(chars % 8, 1 | 3 | 6) || raw.len() < 4 {
-        return false;
-    }
-    let (data, crc) = raw.split_at(raw.len() - 2);
-    let crc = u16::from_le_bytes([crc[0], crc[1]]);
-    crc16_xmodem(data) == crc && data[0] & 0b1111_1000 == prefix
-}
-
-/// CRC-16/XMODEM (polynomial 0x1021, initial value 0), nkeys' checksum.
-fn crc16_xmodem(data: &[u8]) -> u16 {
-    let mut crc: u16 = 0;
-    for &b in data {
-        crc ^= u16::from(b) << 8;
-        for _ in 0..8 {
-            crc = if crc & 0x8000 != 0 {
-                (crc << 1) ^ 0x1021
-            } else {
-                crc << 1
-            };
-        }
-    }
-    crc
 }
 
 /// Go's `%q` of a config value, as in `fmt.Sprintf("%q", v)`.
@@ -1604,23 +1572,6 @@ mod tests {
         assert_eq!(go_atoi("-1"), Some(-1));
         assert_eq!(go_atoi(""), None);
         assert_eq!(go_atoi("4x"), None);
-    }
-
-    #[test]
-    fn nkeys_like_nats_io_nkeys() {
-        let user = "UDXU4RCSJNZOIQHZNWXHXORDPRTGNJAHAHFRGZNEEJCPQTT2M7NLCNF4";
-        let account = "ABJHLOVMPA4CI6R5KLNGOB4GSLNIY7IOUPAJC4YFNDLQVIOBYQGUWVLA";
-        assert!(is_public_nkey(user, NKEY_PREFIX_USER));
-        assert!(is_public_nkey(account, NKEY_PREFIX_ACCOUNT));
-        assert!(!is_public_nkey(user, NKEY_PREFIX_ACCOUNT));
-        assert!(!is_public_nkey(account, NKEY_PREFIX_USER));
-        assert!(!is_public_nkey(&user.replace('4', "5"), NKEY_PREFIX_USER));
-        assert!(!is_public_nkey(&user.to_lowercase(), NKEY_PREFIX_USER));
-        assert!(!is_public_nkey(&user[..55], NKEY_PREFIX_USER));
-        assert!(!is_public_nkey("", NKEY_PREFIX_USER));
-        assert!(!is_public_nkey("AAAA", NKEY_PREFIX_ACCOUNT));
-        // CRC-16/XMODEM check value.
-        assert_eq!(crc16_xmodem(b"123456789"), 0x31c3);
     }
 
     #[test]

@@ -27,8 +27,7 @@
 //!   [`Options::strict`] is cleared before loading: then they are
 //!   [warnings](WarningKind::UnknownField).
 //! * Keys nats-server knows but rnats does not implement (cluster, gateway, leafnodes,
-//!   the top-level `tls` for TCP clients, mqtt, `system_account`, ...) are accepted
-//!   unchecked and reported as
+//!   mqtt, `system_account`, operator JWTs, ...) are accepted unchecked and reported as
 //!   [`WarningKind::Unsupported`] warnings. So are, inside an account block of `accounts`,
 //!   `nkey`, `imports`, `exports`, `jetstream`, `mappings` and `limits` (after the type
 //!   checks nats-server makes on them); the account's `users` and `default_permissions`
@@ -297,8 +296,12 @@ fn validate_websocket(opts: &Options, ws: &crate::options::WebsocketOptions) -> 
     if let Some(name) = &ws.no_auth_user {
         validate_no_auth_user(opts, name)?;
     }
-    let has_users =
-        !opts.authorization.users.is_empty() || opts.accounts.iter().any(|a| !a.users.is_empty());
+    let has_users = !opts.authorization.users.is_empty()
+        || !opts.authorization.nkey_users.is_empty()
+        || opts
+            .accounts
+            .iter()
+            .any(|a| !a.users.is_empty() || !a.nkey_users.is_empty());
     if has_users {
         if ws.username.is_some() {
             return Err(

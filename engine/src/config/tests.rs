@@ -1126,15 +1126,37 @@ fn permission_errors() {
 }
 
 #[test]
-fn nkey_users_are_accepted_and_reported() {
+fn nkey_users_are_read() {
     let key = "UDXU4RCSJNZOIQHZNWXHXORDPRTGNJAHAHFRGZNEEJCPQTT2M7NLCNF4";
     let (o, w) = try_text(&format!(
-        "authorization {{ users: [ {{ nkey: {key} }}, {{ user: a, password: b }} ] }}"
+        "authorization {{ default_permissions: {{ publish: \"x\" }}, users: [ {{ nkey: {key} }}, {{ user: a, password: b }} ] }}\n\
+         accounts {{ A {{ users: [ {{ nkey: UAAQEAYEAUDAOCAJBIFQYDIOB4IBCEQTCQKRMFYYDENBWHA5DYPSBT2P, permissions: {{ subscribe: \"y\" }} }} ] }} }}"
     ))
     .unwrap();
+    assert!(w.is_empty(), "{w:?}");
     assert_eq!(o.authorization.users.len(), 1);
-    assert_eq!(w.len(), 1);
-    assert_eq!(w[0].kind, WarningKind::Unsupported);
+    let nk = &o.authorization.nkey_users;
+    assert_eq!(nk.len(), 1);
+    assert_eq!(nk[0].public_key, key);
+    // The block's default permissions, as for user/password users.
+    assert_eq!(
+        nk[0]
+            .permissions
+            .as_ref()
+            .and_then(|p| p.publish.as_ref())
+            .map(|p| p.allow.clone()),
+        Some(vec!["x".to_string()])
+    );
+    let a = &o.accounts[0].nkey_users;
+    assert_eq!(a.len(), 1);
+    assert_eq!(a[0].account.as_deref(), Some("A"));
+    assert!(a[0].permissions.is_some());
+    assert_eq!(
+        err(&format!(
+            "authorization {{ users: [ {{ nkey: {key} }}, {{ nkey: {key} }} ] }}"
+        )),
+        format!("test.conf:1:0: Duplicate nkey \"{key}\" detected")
+    );
     assert_eq!(
         err("authorization { users: [ { nkey: nope } ] }"),
         "test.conf:1:27: Not a valid public nkey for a user"
@@ -1371,6 +1393,7 @@ accounts {
             AccountOptions {
                 name: "A".into(),
                 users: vec![user("a", "pa", Some("A"), Some(a_perms))],
+                nkey_users: Vec::new(),
             },
             AccountOptions {
                 name: "B".into(),
@@ -1378,15 +1401,18 @@ accounts {
                     user("b", "pb", Some("B"), None),
                     user("c", "pc", Some("B"), None),
                 ],
+                nkey_users: Vec::new(),
             },
             AccountOptions {
                 name: "EMPTY".into(),
                 users: Vec::new(),
+                nkey_users: Vec::new(),
             },
             // Only `$G` is reserved (observed: `$SYS` is a valid account name).
             AccountOptions {
                 name: "$SYS".into(),
                 users: vec![user("sys", "s", Some("$SYS"), None)],
+                nkey_users: Vec::new(),
             },
         ]
     );

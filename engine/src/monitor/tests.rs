@@ -219,6 +219,42 @@ fn varz_and_info_announce_tls() {
     }
 }
 
+/// The INFO a new connection of `server` gets.
+fn info_of(server: &Arc<Server>, port: u16) -> serde_json::Value {
+    let conn = connect(server, port, "", at(1));
+    let mut chunks = std::collections::VecDeque::new();
+    let mut cx = core::task::Context::from_waker(core::task::Waker::noop());
+    let _ = conn.shared().poll_write(&mut cx, &mut chunks);
+    let line: String = chunks
+        .iter()
+        .map(|c| String::from_utf8_lossy(c).into_owned())
+        .collect();
+    serde_json::from_str(line[5..].trim()).unwrap()
+}
+
+#[test]
+fn info_has_a_fresh_nonce_for_nkey_users() {
+    let plain = Server::new(Options::default(), 7, T0);
+    assert!(info_of(&plain, 1).get("nonce").is_none());
+    let mut options = Options::default();
+    options
+        .authorization
+        .nkey_users
+        .push(crate::options::NkeyUser {
+            public_key: "UDXU4RCSJNZOIQHZNWXHXORDPRTGNJAHAHFRGZNEEJCPQTT2M7NLCNF4".into(),
+            ..Default::default()
+        });
+    let server = Server::new(options, 7, T0);
+    let (a, b) = (info_of(&server, 1), info_of(&server, 2));
+    let nonce = a["nonce"].as_str().unwrap();
+    assert_eq!(nonce.len(), 15, "11 bytes, URL-safe base64 without padding");
+    assert!(nonce
+        .bytes()
+        .all(|c| c.is_ascii_alphanumeric() || c == b'-' || c == b'_'));
+    assert_ne!(a["nonce"], b["nonce"], "one per connection");
+    assert_eq!(a["auth_required"], true);
+}
+
 #[test]
 fn varz_cpu() {
     let server = Server::new(Options::default(), 7, T0);

@@ -204,7 +204,13 @@ impl Connection {
             shared,
         };
         let ip = conn.shared.meta.lock().ip.clone();
-        let info = info_json(&conn.server, conn.shared.id(), &ip, client_type);
+        let info = info_json(
+            &conn.server,
+            conn.shared.id(),
+            &ip,
+            client_type,
+            &conn.shared.nonce,
+        );
         conn.queue_with(|out| encode::info(out.tail(), &info));
         if over_connection_limit {
             conn.fail(
@@ -356,7 +362,8 @@ impl Connection {
         self.parser.set_limits(parser_limits(&self.options));
         if self.connect_received {
             let creds = self.shared.credentials.lock().clone();
-            if let Some(grant) = creds.and_then(|c| self.auth.authenticate(&c)) {
+            let nonce = &self.shared.nonce;
+            if let Some(grant) = creds.and_then(|c| self.auth.authenticate(&c, nonce)) {
                 self.perms = grant.permissions;
                 self.pub_allowed_cache.clear();
             }
@@ -476,7 +483,7 @@ impl Connection {
             );
             return;
         }
-        let Some(grant) = self.auth.authenticate(&opts) else {
+        let Some(grant) = self.auth.authenticate(&opts, &self.shared.nonce) else {
             self.fail(
                 ClientError::AuthorizationViolation,
                 CloseReason::AuthenticationViolation,

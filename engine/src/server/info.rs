@@ -28,9 +28,12 @@ pub(crate) struct Info<'a> {
     ldm: bool,
     client_id: u64,
     client_ip: &'a str,
+    #[serde(skip_serializing_if = "str::is_empty")]
+    nonce: &'a str,
 }
 
-/// The INFO JSON for client `cid` at `client_ip`. WebSocket clients see the same INFO,
+/// The INFO JSON for client `cid` at `client_ip`, with the `nonce` nkey users sign (none
+/// when empty; the INFO updates of lame duck mode leave it out). WebSocket clients see the same INFO,
 /// except that `auth_required` follows their own authenticator; `tls_required` describes
 /// the client port, for them too (as nats-server 2.9.10 sends it).
 pub(crate) fn info_json(
@@ -38,6 +41,7 @@ pub(crate) fn info_json(
     cid: u64,
     client_ip: &str,
     client_type: ClientType,
+    nonce: &str,
 ) -> Vec<u8> {
     let o = server.options();
     let info = Info {
@@ -57,6 +61,7 @@ pub(crate) fn info_json(
         ldm: server.in_lame_duck(),
         client_id: cid,
         client_ip,
+        nonce,
     };
     serde_json::to_vec(&info).unwrap_or_default()
 }

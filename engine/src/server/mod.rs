@@ -357,7 +357,7 @@ impl Server {
         for conn in self.connections() {
             let auth = live.authenticator_for(conn.meta.lock().client_type);
             let still_allowed = match &*conn.credentials.lock() {
-                Some(creds) => auth.authenticate(creds).is_some(),
+                Some(creds) => auth.authenticate(creds, &conn.nonce).is_some(),
                 None => !auth.is_required(),
             };
             if !still_allowed {
@@ -382,7 +382,7 @@ impl Server {
                     let meta = conn.meta.lock();
                     (meta.ip.clone(), meta.client_type)
                 };
-                let json = info::info_json(self, conn.id(), &ip, client_type);
+                let json = info::info_json(self, conn.id(), &ip, client_type, "");
                 conn.queue_info(&json);
             }
         }
@@ -474,7 +474,15 @@ impl Server {
             client_type,
             ..ConnMeta::default()
         };
-        let shared = Arc::new(ConnShared::new(cid, meta));
+        let nonce = if self.authenticator_for(client_type).needs_nonce() {
+            // Unique per connection of this server (cid) and across runs (seed).
+            let mut state = self.seed ^ cid.wrapping_mul(0x9E37_79B9_7F4A_7C15);
+            let high = u128::from(info::splitmix64(&mut state));
+            crate::nkey::nonce(high << 64 | u128::from(info::splitmix64(&mut state)))
+        } else {
+            String::new()
+        };
+        let shared = Arc::new(ConnShared::new(cid, meta, nonce));
         let over_limit =
             self.num_conns.fetch_add(1, Ordering::Relaxed) >= self.options().max_connections;
         self.conns.lock().insert(cid, shared.clone());

@@ -123,15 +123,18 @@ pub struct ConnShared {
     pub(crate) response_limits: Mutex<Option<(usize, Duration)>>,
     /// The CONNECT this connection logged in with (re-checked on config reload).
     pub(crate) credentials: Mutex<Option<ConnectOptions>>,
+    /// The nonce its INFO asked nkey users to sign (empty when none was sent).
+    pub(crate) nonce: String,
     /// The `protocol` from CONNECT (async INFO goes only to 1 and above).
     pub(crate) protocol: AtomicI64,
     closed: AtomicBool,
 }
 
 impl ConnShared {
-    pub(crate) fn new(id: u64, meta: ConnMeta) -> Self {
+    pub(crate) fn new(id: u64, meta: ConnMeta, nonce: String) -> Self {
         ConnShared {
             id,
+            nonce,
             outbound: Mutex::new(Outbound::default()),
             counters: Counters::default(),
             headers: AtomicBool::new(false),
