@@ -248,5 +248,5 @@ async fn upgrade<R, Rd, Wr>(
     let link = codec::Link::new(conn.shared().clone());
     let reader = codec::WsReader::new(reader, link.clone());
     let writer = codec::WsWriter::new(writer, link);
-    client::serve_connection(rt, &server, conn, (reader, writer, peer), log, tasks).await;
+    client::serve_connection(rt, &server, conn, (reader, writer), log, tasks).await;
 }

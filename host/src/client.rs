@@ -65,7 +65,7 @@ pub fn serve<R: Runtime>(
     tasks: TaskTracker,
 ) -> impl Future<Output = ()> + Send + 'static {
     let conn = server.accept(peer_addr(peer), clock::now());
-    serve_connection(rt, &server, conn, (reader, writer, peer), log, tasks)
+    serve_connection(rt, &server, conn, (reader, writer), log, tasks)
 }
 
 /// [`serve`] on a port that requires TLS, as nats-server does it: the INFO goes out in
@@ -136,7 +136,7 @@ pub async fn serve_tls<R: Runtime>(
     conn.shared().set_tls(tls::session(&stream));
     let (reader, writer) = tls::split(stream);
     // With the handshake first, the INFO is still queued: the writer sends it inside TLS.
-    serve_connection(rt, &server, conn, (reader, writer, peer), log, tasks).await;
+    serve_connection(rt, &server, conn, (reader, writer), log, tasks).await;
 }
 
 /// Write the INFO the engine queued for `conn` straight to the socket, before TLS starts;
@@ -166,7 +166,7 @@ pub fn serve_connection<R, Rd, Wr>(
     rt: R,
     server: &Server,
     mut conn: Connection,
-    (reader, writer, peer): (Rd, Wr, SocketAddr),
+    (reader, writer): (Rd, Wr),
     log: Arc<Logger>,
     tasks: TaskTracker,
 ) -> impl Future<Output = ()>
@@ -178,14 +178,15 @@ where
     let write_deadline = server.options().write_deadline;
     let writer = write_loop(rt.clone(), conn.shared().clone(), writer, write_deadline);
     rt.spawn(tasks.track(writer));
+    if log.debug_enabled() {
+        log.debug(&format!("{}Client connection created", conn.log_prefix()));
+    }
     async move {
         let reason = read_loop(&rt, &mut conn, reader).await;
         if log.debug_enabled() {
+            let prefix = conn.log_prefix();
             log.debug(&format!(
-                "{}:{} - cid:{} - Client connection closed: {}",
-                peer.ip(),
-                peer.port(),
-                conn.id(),
+                "{prefix}Client connection closed: {}",
                 reason.as_str()
             ));
         }

@@ -189,3 +189,31 @@ fn trace_lines() {
         assert_eq!(got, want, "[{kind}] trace lines; log:\n{}", server.log());
     });
 }
+
+/// `-D` logs each client's arrival and departure as nats-server does, the departure with
+/// the client's `"vVERSION:LANG:NAME"` and the reason.
+#[test]
+fn debug_lines() {
+    for_each_tcp_server(|kind| {
+        let server = TestServer::start(kind, ServerConfig::args(["-D"]));
+        let c = RawClient::connected(&server, r#"{"verbose":false,"name":"dbg"}"#);
+        let port = c.stream().local_addr().unwrap().port();
+        let cid = c.client_id();
+        drop(c);
+        let prefix = format!("127.0.0.1:{port} - cid:{cid} - ");
+        let want = [
+            format!("{prefix}Client connection created"),
+            format!("{prefix}\"dbg\" - Client connection closed: Client Closed"),
+        ];
+        let got = wait_for(Duration::from_secs(5), "the closed line", || {
+            let lines: Vec<String> = server
+                .log()
+                .lines()
+                .filter_map(|l| l.split_once("[DBG] ").map(|(_, t)| t.to_string()))
+                .filter(|t| t.starts_with(&prefix))
+                .collect();
+            (lines.len() >= 2).then_some(lines)
+        });
+        assert_eq!(got, want, "[{kind}] log:\n{}", server.log());
+    });
+}

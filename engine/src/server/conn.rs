@@ -813,6 +813,12 @@ impl Connection {
 
     /// This connection's trace prefix (see [`trace::prefix`]).
     fn trace_prefix(&self) -> String {
+        self.log_prefix()
+    }
+
+    /// How nats-server starts a log line about this client: `IP:PORT - cid:N - `, then
+    /// `"vVERSION:LANG:NAME" - ` once its CONNECT said who it is.
+    pub fn log_prefix(&self) -> String {
         trace::prefix(&self.shared.meta.lock(), self.shared.id())
     }
 
