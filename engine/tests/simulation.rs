@@ -652,3 +652,41 @@ fn a_second_connect_keeps_the_account_so_closing_frees_every_subscription() {
     assert_eq!(s.num_subscriptions(), 0);
     assert_eq!(s.num_connections(), 0);
 }
+
+#[test]
+fn reload_takes_new_certificates_but_not_tls_on_or_off() {
+    use rnats_engine::options::{TlsOptions, WebsocketOptions};
+    let certs = |name: &str| TlsOptions {
+        cert_file: Some(format!("{name}.pem")),
+        key_file: Some(format!("{name}.key")),
+        cert_pem: Some(format!("{name} certificate")),
+        key_pem: Some(format!("{name} key")),
+        ..TlsOptions::default()
+    };
+    let with = |tls: Option<TlsOptions>, ws_tls: Option<TlsOptions>| Options {
+        tls,
+        websocket: Some(WebsocketOptions {
+            port: Some(8443),
+            no_tls: ws_tls.is_none(),
+            tls: ws_tls,
+            ..WebsocketOptions::default()
+        }),
+        ..Options::default()
+    };
+    let s = server(with(Some(certs("a")), Some(certs("a"))));
+    let generation = s.config_generation();
+    // New certificates for both listeners: taken, nothing kept.
+    let kept = s.reload(with(Some(certs("b")), Some(certs("b"))));
+    assert!(kept.is_empty(), "{kept:?}");
+    assert!(s.config_generation() > generation);
+    let o = s.options();
+    assert_eq!(o.tls.as_ref().unwrap().cert_file.as_deref(), Some("b.pem"));
+    let ws = o.websocket.as_ref().unwrap();
+    assert_eq!(ws.tls.as_ref().unwrap().cert_file.as_deref(), Some("b.pem"));
+    // TLS off on either listener needs a restart.
+    let kept = s.reload(with(None, None));
+    assert_eq!(kept, ["websocket", "tls"]);
+    let o = s.options();
+    assert_eq!(o.tls.as_ref().unwrap().cert_file.as_deref(), Some("b.pem"));
+    assert!(o.websocket.as_ref().unwrap().tls.is_some());
+}

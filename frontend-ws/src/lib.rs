@@ -31,7 +31,7 @@ use rnats_host::client;
 use rnats_host::clock;
 use rnats_host::logger::Logger;
 use rnats_host::runtime::{self, Runtime};
-use rnats_host::serve::{Gateway, TaskTracker};
+use rnats_host::serve::{self, Gateway, TaskTracker};
 use rnats_host::tls::{self, TlsAcceptor};
 use std::future::Future;
 use std::net::SocketAddr;
@@ -105,7 +105,9 @@ impl<R: Runtime> Gateway<R> for WebsocketGateway<R> {
             let Some((listener, _, _)) = self.bound else {
                 return std::future::pending().await;
             };
-            let tls = self.tls;
+            let mut tls = self.tls;
+            // New certificates after a reload serve the connections that follow.
+            let mut generation = server.config_generation();
             let policy = Arc::new(
                 server
                     .options()
@@ -117,6 +119,13 @@ impl<R: Runtime> Gateway<R> for WebsocketGateway<R> {
             loop {
                 match runtime::accept(&rt, &listener).await {
                     Ok(accepted) => {
+                        let now = server.config_generation();
+                        if let Some(acceptor) = tls.as_mut().filter(|_| now != generation) {
+                            let options = server.options();
+                            let block = options.websocket.as_ref().and_then(|ws| ws.tls.as_ref());
+                            serve::refresh_acceptor(acceptor, block, "websocket", &log);
+                        }
+                        generation = now;
                         let conn = connection(
                             rt.clone(),
                             server.clone(),

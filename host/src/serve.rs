@@ -125,6 +125,21 @@ pub async fn run_with<R: Runtime>(
     code
 }
 
+/// After a reload: serve new connections with the `tls` block's certificates as they are
+/// now. A block the TLS library rejects is logged and the old certificates stay.
+pub fn refresh_acceptor(
+    acceptor: &mut TlsAcceptor,
+    options: Option<&rnats_engine::options::TlsOptions>,
+    what: &str,
+    log: &Logger,
+) {
+    match options.map(|o| tls::acceptor(o, what)) {
+        Some(Ok(fresh)) => *acceptor = fresh,
+        Some(Err(e)) => log.error(&format!("Config reload: {what} TLS kept: {e}")),
+        None => {}
+    }
+}
+
 /// Why the accept loop ended.
 enum Stop {
     /// SIGINT: exit 0.
@@ -151,7 +166,7 @@ struct Clients<R: Runtime> {
 async fn serve<R: Runtime>(
     rt: &R,
     server: &Arc<Server>,
-    Clients { listener, tls }: Clients<R>,
+    Clients { listener, mut tls }: Clients<R>,
     gateways: Vec<Box<dyn Gateway<R>>>,
     signals: &mut R::Signals,
     log: &Arc<Logger>,
@@ -188,7 +203,12 @@ async fn serve<R: Runtime>(
                 log.info("Trapped \"terminated\" signal");
                 break Stop::Terminate;
             }
-            Event::Signal(Signal::Reload) => startup::reload(log, server),
+            Event::Signal(Signal::Reload) => {
+                startup::reload(log, server);
+                if let Some(t) = tls.as_mut() {
+                    refresh_acceptor(t, server.options().tls.as_ref(), "client", log);
+                }
+            }
             Event::Signal(Signal::LameDuck) => break Stop::LameDuck,
         }
     };

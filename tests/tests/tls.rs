@@ -28,7 +28,7 @@
 
 mod support;
 
-use support::{barrier, connect, next, reaches, refused, with_client_cert, T};
+use support::{barrier, connect, next, reaches, refused, try_connect, with_client_cert, T};
 
 use std::io::{Read, Write};
 use std::net::TcpStream;
@@ -1159,6 +1159,50 @@ fn tls_over_max_connections_is_refused_in_plain_text() {
             "[{kind}] after the INFO: {}",
             show(&rest)
         );
+        server.assert_running();
+    });
+}
+
+/// New certificates in the config file take over on SIGHUP (certificate rotation), for
+/// the connections that follow.
+#[test]
+fn tls_certificates_reload_on_sighup() {
+    for_each_tcp_server_async(|kind| async move {
+        let server = start_tls(kind, "");
+        let url = server.tls_url();
+        let trusting_ca2 = || {
+            ConnectOptions::new()
+                .add_root_certificates(cert_path("ca2.pem").into())
+                .require_tls(true)
+        };
+        let first = connect(kind, &url, trusting()).await;
+        refused(
+            kind,
+            &url,
+            trusting_ca2(),
+            "the second CA before the reload",
+        )
+        .await;
+        let rotated = format!(
+            "tls {{\n  cert_file: \"{}\"\n  key_file: \"{}\"\n}}\n",
+            cert_path("server2.pem"),
+            cert_path("server2.key"),
+        );
+        std::fs::write(server.config_path().unwrap(), rotated).unwrap();
+        server.signal(libc::SIGHUP);
+        let deadline = std::time::Instant::now() + T;
+        let rotated_client = loop {
+            match try_connect(&url, trusting_ca2()).await {
+                Ok(c) => break c,
+                Err(e) if std::time::Instant::now() > deadline => {
+                    panic!("[{kind}] the new certificate never served: {e}")
+                }
+                Err(_) => tokio::time::sleep(Duration::from_millis(50)).await,
+            }
+        };
+        refused(kind, &url, trusting(), "the first CA after the reload").await;
+        // Connections made before keep working and reach the new ones.
+        reaches(kind, &first, &rotated_client, "rotated.subject").await;
         server.assert_running();
     });
 }

@@ -16,7 +16,9 @@
 
 mod support;
 
-use support::{barrier, connect, next, reaches, refused, trusting, with_client_cert, T};
+use support::{
+    barrier, connect, next, reaches, refused, trusting, try_connect, with_client_cert, T,
+};
 
 use async_nats::ConnectOptions;
 use bytes::Bytes;
@@ -389,5 +391,46 @@ fn wss_config_errors_match_nats_server() {
             cases.len(),
             failures.join("\n  ")
         );
+    });
+}
+
+/// New certificates in the `websocket` block's `tls` take over on SIGHUP, for the
+/// connections that follow (the rest of the block may not change while running).
+#[test]
+fn wss_certificates_reload_on_sighup() {
+    for_each_tcp_server_async(|kind| async move {
+        let server = start_wss(kind);
+        let url = server.wss_url();
+        let trusting_ca2 =
+            || ConnectOptions::new().add_root_certificates(cert_path("ca2.pem").into());
+        let first = connect(kind, &url, trusting()).await;
+        refused(
+            kind,
+            &url,
+            trusting_ca2(),
+            "the second CA before the reload",
+        )
+        .await;
+        let rotated = format!(
+            "websocket {{\n  host: 127.0.0.1\n  port: {}\n  tls {{\n    cert_file: \"{}\"\n    key_file: \"{}\"\n  }}\n}}\n",
+            server.ws_port(),
+            cert_path("server2.pem"),
+            cert_path("server2.key"),
+        );
+        std::fs::write(server.config_path().unwrap(), rotated).unwrap();
+        server.signal(libc::SIGHUP);
+        let deadline = std::time::Instant::now() + T;
+        let rotated_client = loop {
+            match try_connect(&url, trusting_ca2()).await {
+                Ok(c) => break c,
+                Err(e) if std::time::Instant::now() > deadline => {
+                    panic!("[{kind}] the new certificate never served: {e}")
+                }
+                Err(_) => tokio::time::sleep(std::time::Duration::from_millis(50)).await,
+            }
+        };
+        refused(kind, &url, trusting(), "the first CA after the reload").await;
+        reaches(kind, &first, &rotated_client, "rotated.wss").await;
+        server.assert_running();
     });
 }

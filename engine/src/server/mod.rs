@@ -328,13 +328,19 @@ impl Server {
             kept.push("server_name");
         }
         options.server_name = current.server_name.clone();
-        // nats-server refuses to reload a changed websocket block; its listener, origin
-        // rules and authentication stay as they were started.
+        // nats-server refuses to reload a changed websocket block, but for its `tls`: the
+        // listener, origin rules and authentication stay as they were started, new
+        // certificates serve new connections.
+        let new_ws_tls = options.websocket.as_ref().and_then(|ws| ws.tls.clone());
         let websocket_changed = match (&options.websocket, &current.websocket) {
             (Some(new), Some(running)) => {
                 let mut new = new.clone();
                 if new.port == Some(0) {
                     new.port = running.port;
+                }
+                // TLS on or off is a different listener; only the certificates may change.
+                if new.tls.is_some() == running.tls.is_some() {
+                    new.tls = running.tls.clone();
                 }
                 new != *running
             }
@@ -344,12 +350,16 @@ impl Server {
             kept.push("websocket");
         }
         options.websocket = current.websocket.clone();
-        // The client port's TLS is set up with its listener: a changed `tls` block waits
-        // for a restart (nats-server would reload the certificates).
-        if options.tls != current.tls {
-            kept.push("tls");
+        if let Some(ws) = options.websocket.as_mut().filter(|_| !websocket_changed) {
+            ws.tls = new_ws_tls;
         }
-        options.tls = current.tls.clone();
+        // The client port's TLS: new certificates apply to new connections (frontends
+        // rebuild their acceptor when the configuration generation moves); turning TLS on
+        // or off needs a restart.
+        if options.tls.is_some() != current.tls.is_some() {
+            kept.push("tls");
+            options.tls = current.tls.clone();
+        }
         let live = Live::new(options);
         *self.live.write() = live.clone();
         self.register_accounts();
@@ -407,7 +417,9 @@ impl Server {
         self.live.read().authenticator_for(client_type)
     }
 
-    pub(crate) fn config_generation(&self) -> u64 {
+    /// Bumped by every [`Server::reload`]: what a frontend derived from the options (a TLS
+    /// acceptor, say) is rebuilt when this moves.
+    pub fn config_generation(&self) -> u64 {
         self.config_generation.load(Ordering::Acquire)
     }
 
