@@ -620,6 +620,12 @@ impl TestServer {
                         }
                     }
                     if line.starts_with(b"INFO ") {
+                        // Leave cleanly and wait for the server to close its side, so
+                        // that this probe is gone from /connz and the connection count
+                        // by the time the test starts (under load it could linger).
+                        let _ = s.shutdown(std::net::Shutdown::Write);
+                        let _ = s.set_read_timeout(Some(Duration::from_secs(1)));
+                        while matches!(s.read(&mut b), Ok(n) if n > 0) {}
                         break;
                     }
                     last_seen = format!(
