@@ -28,9 +28,17 @@ struct UserEntry {
     password: String,
     permissions: Option<Arc<ResolvedPermissions>>,
     account: Option<String>,
+    /// `allowed_connection_types`; `None` allows all.
+    allowed: Option<Vec<String>>,
 }
 
 impl UserEntry {
+    fn allows(&self, connection_type: &str) -> bool {
+        self.allowed
+            .as_ref()
+            .is_none_or(|types| types.iter().any(|t| t == connection_type))
+    }
+
     fn grant(&self, name: &str) -> Grant {
         Grant {
             user: Some(name.to_string()),
@@ -50,6 +58,9 @@ pub struct Authenticator {
     /// Nkey users by public key (their entries' `password` is unused).
     nkey_users: HashMap<String, UserEntry>,
     no_auth_user: Option<String>,
+    /// The type of the connections this authenticator checks, as `allowed_connection_types`
+    /// names it.
+    connection_type: &'static str,
 }
 
 impl Authenticator {
@@ -73,6 +84,7 @@ impl Authenticator {
                     password: u.password.clone(),
                     permissions: resolve(&u.permissions),
                     account,
+                    allowed: u.allowed_connection_types.clone(),
                 };
                 (u.username.clone(), entry)
             })
@@ -91,6 +103,7 @@ impl Authenticator {
                     password: String::new(),
                     permissions: resolve(&u.permissions),
                     account,
+                    allowed: u.allowed_connection_types.clone(),
                 };
                 (u.public_key.clone(), entry)
             })
@@ -105,6 +118,7 @@ impl Authenticator {
             users,
             nkey_users,
             no_auth_user: auth.no_auth_user.clone(),
+            connection_type: "STANDARD",
         }
     }
 
@@ -122,7 +136,14 @@ impl Authenticator {
         });
         auth.default_permissions = None;
         auth.no_auth_user = websocket.no_auth_user.clone();
-        auth
+        auth.for_connection_type("WEBSOCKET")
+    }
+
+    /// The same users, checked as connections of `connection_type` (an
+    /// `allowed_connection_types` name such as `WEBSOCKET`).
+    pub fn for_connection_type(mut self, connection_type: &'static str) -> Self {
+        self.connection_type = connection_type;
+        self
     }
 
     /// Whether clients must authenticate.
@@ -147,6 +168,9 @@ impl Authenticator {
         if let (false, Some(key)) = (self.nkey_users.is_empty(), connect.nkey.as_deref()) {
             // As nats-server: a CONNECT naming an nkey stands or falls with it.
             let entry = self.nkey_users.get(key)?;
+            if !entry.allows(self.connection_type) {
+                return None;
+            }
             let sig = connect.sig.as_deref()?;
             return (!nonce.is_empty() && nkey::verify(key, nonce.as_bytes(), sig))
                 .then(|| entry.grant(key));
@@ -163,7 +187,10 @@ impl Authenticator {
             connect.user.is_none() && connect.pass.is_none() && connect.auth_token.is_none();
         if no_credentials {
             let user = self.no_auth_user.as_ref()?;
-            return self.users.get(user).map(|entry| entry.grant(user));
+            let entry = self.users.get(user)?;
+            return entry
+                .allows(self.connection_type)
+                .then(|| entry.grant(user));
         }
         let user = connect.user.as_deref()?;
         let pass = connect.pass.as_deref().unwrap_or("");
@@ -175,7 +202,8 @@ impl Authenticator {
             });
         }
         let entry = self.users.get(user)?;
-        password_matches(&entry.password, pass).then(|| entry.grant(user))
+        (entry.allows(self.connection_type) && password_matches(&entry.password, pass))
+            .then(|| entry.grant(user))
     }
 }
 

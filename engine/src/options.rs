@@ -221,6 +221,9 @@ pub struct User {
     pub permissions: Option<Permissions>,
     /// The account the user belongs to; `None` is the global account `$G`.
     pub account: Option<String>,
+    /// `allowed_connection_types` (upper case: `STANDARD`, `WEBSOCKET`, …); `None` allows
+    /// every type.
+    pub allowed_connection_types: Option<Vec<String>>,
 }
 
 /// A user of a `users` list who logs in with an nkey: no name or password, but a
@@ -233,6 +236,8 @@ pub struct NkeyUser {
     pub permissions: Option<Permissions>,
     /// The account the user belongs to; `None` is the global account `$G`.
     pub account: Option<String>,
+    /// `allowed_connection_types`, as for [`User`].
+    pub allowed_connection_types: Option<Vec<String>>,
 }
 
 /// One entry of `accounts { NAME: { users: [...] } }`: a separate subject namespace.

@@ -695,6 +695,43 @@ fn websocket_authorization() {
     });
 }
 
+/// `allowed_connection_types` keeps a user to the listeners it names.
+#[test]
+fn allowed_connection_types() {
+    for_each_tcp_server(|kind| {
+        let server = start_with(
+            kind,
+            "authorization { users: [\n\
+               {user: web, password: pw, allowed_connection_types: [\"WEBSOCKET\"]}\n\
+               {user: tcp, password: pw, allowed_connection_types: \"standard\"}\n\
+               {user: any, password: pw}\n\
+             ] }\n\
+             websocket { host: 127.0.0.1, port: {ws_port}, no_tls: true }",
+        );
+        let login = |user: &str| {
+            format!("CONNECT {{\"verbose\":false,\"user\":\"{user}\",\"pass\":\"pw\"}}\r\n")
+        };
+        for (user, tcp_ok, ws_ok) in [
+            ("web", false, true),
+            ("tcp", true, false),
+            ("any", true, true),
+        ] {
+            let mut tcp = RawClient::connect(&server);
+            let mut ws = RawClient::connect_ws(&server);
+            for (c, ok, via) in [(&mut tcp, tcp_ok, "TCP"), (&mut ws, ws_ok, "WebSocket")] {
+                if ok {
+                    let out = c.roundtrip(login(user).as_bytes());
+                    assert_bytes_eq(&out, b"", &format!("[{kind}] {user} over {via}"));
+                } else {
+                    c.send(login(user).as_bytes());
+                    c.expect_err_and_close("Authorization Violation");
+                }
+            }
+        }
+        server.assert_running();
+    });
+}
+
 #[test]
 fn monitoring_shows_websocket() {
     for_each_tcp_server(|kind| {

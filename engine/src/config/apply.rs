@@ -819,7 +819,11 @@ impl<'o> Applier<'o> {
                     }
                     "allowed_connection_types"
                     | "allowed_connections_types"
-                    | "allowed_conn_types" => self.unsupported(k, v),
+                    | "allowed_conn_types" => {
+                        if let Some(types) = self.connection_types(v) {
+                            user.allowed_connection_types = Some(types);
+                        }
+                    }
                     _ => self.unknown(k, v),
                 }
             }
@@ -842,11 +846,45 @@ impl<'o> Applier<'o> {
                         public_key: key,
                         permissions: user.permissions,
                         account: None,
+                        allowed_connection_types: user.allowed_connection_types,
                     });
                 }
             }
         }
         Some((users, nkeys))
+    }
+
+    /// `allowed_connection_types`: a string or an array of them, upper-cased, each one of
+    /// nats-server's connection types.
+    fn connection_types(&mut self, tk: &Token) -> Option<Vec<String>> {
+        const KNOWN: [&str; 5] = ["STANDARD", "WEBSOCKET", "LEAFNODE", "MQTT", "IN_PROCESS"];
+        let types: Vec<String> = match &tk.value {
+            Value::Str(s) => vec![s.to_ascii_uppercase()],
+            Value::Array(items) => items
+                .iter()
+                .filter_map(|t| match &t.value {
+                    Value::Str(s) => Some(s.to_ascii_uppercase()),
+                    _ => None,
+                })
+                .collect(),
+            _ => {
+                self.conv(tk, "[]interface {}");
+                return None;
+            }
+        };
+        let invalid: Vec<String> = types
+            .iter()
+            .filter(|t| !KNOWN.contains(&t.as_str()))
+            .map(|t| go_quote(t))
+            .collect();
+        if !invalid.is_empty() {
+            self.err(
+                tk,
+                format!("invalid connection types [{}]", invalid.join(" ")),
+            );
+            return None;
+        }
+        Some(types)
     }
 
     fn permissions(&mut self, tk: &Token) -> Option<Permissions> {

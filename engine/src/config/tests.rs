@@ -305,12 +305,14 @@ fn arrays() {
             password: "b".into(),
             permissions: None,
             account: None,
+            allowed_connection_types: None,
         },
         User {
             username: "c".into(),
             password: "d".into(),
             permissions: None,
             account: None,
+            allowed_connection_types: None,
         },
     ];
     assert_eq!(
@@ -1170,6 +1172,29 @@ fn nkey_users_are_read() {
 }
 
 #[test]
+fn allowed_connection_types_are_read() {
+    let o = ok("authorization { users: [ {user: a, password: a, allowed_connection_types: [\"websocket\", \"STANDARD\"]}, {user: b, password: b, allowed_connection_types: \"mqtt\"} ] }");
+    let types: Vec<_> = o
+        .authorization
+        .users
+        .iter()
+        .map(|u| u.allowed_connection_types.clone())
+        .collect();
+    assert_eq!(
+        types,
+        [
+            Some(vec!["WEBSOCKET".to_string(), "STANDARD".to_string()]),
+            Some(vec!["MQTT".to_string()])
+        ]
+    );
+    // Seen with nats-server 2.9.10 (which does not know IN_PROCESS yet; 2.10 does).
+    assert_eq!(
+        err("authorization { users: [ {user: a, password: a, allowed_connection_types: [\"FOO\"]} ] }"),
+        "test.conf:1:48: invalid connection types [\"FOO\"]"
+    );
+}
+
+#[test]
 fn no_auth_user() {
     let o = ok("no_auth_user: bob\nauthorization { users: [ {user: bob, password: x} ] }");
     assert_eq!(o.authorization.no_auth_user.as_deref(), Some("bob"));
@@ -1347,6 +1372,7 @@ fn user(name: &str, password: &str, account: Option<&str>, perms: Option<Permiss
         password: password.to_string(),
         permissions: perms,
         account: account.map(str::to_string),
+        allowed_connection_types: None,
     }
 }
 

@@ -142,8 +142,9 @@ pub struct PeerAddr {
 struct Live {
     options: Arc<Options>,
     auth: Arc<Authenticator>,
-    /// WebSocket clients' authenticator when the `websocket` block sets its own
-    /// authentication (nats-server's `authOverride`); otherwise they use `auth`.
+    /// WebSocket clients' authenticator: the `websocket` block's own authentication when
+    /// it sets one (nats-server's `authOverride`), else `auth`'s users, checked as
+    /// `WEBSOCKET` connections (`allowed_connection_types`).
     websocket_auth: Option<Arc<Authenticator>>,
 }
 
@@ -156,11 +157,13 @@ impl Live {
     }
 
     fn new(options: Options) -> Live {
-        let websocket_auth = options
-            .websocket
-            .as_ref()
-            .filter(|ws| ws.auth_override())
-            .map(|ws| Arc::new(Authenticator::for_websocket(&options, ws)));
+        let websocket_auth = options.websocket.as_ref().map(|ws| {
+            Arc::new(if ws.auth_override() {
+                Authenticator::for_websocket(&options, ws)
+            } else {
+                Authenticator::new(&options).for_connection_type("WEBSOCKET")
+            })
+        });
         Live {
             auth: Arc::new(Authenticator::new(&options)),
             websocket_auth,

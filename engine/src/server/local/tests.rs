@@ -150,6 +150,7 @@ fn credentials_are_checked() {
         password: String::from("secret"),
         permissions: None,
         account: None,
+        allowed_connection_types: None,
     }];
     let server = server(options);
     let wrong = LocalOptions {
