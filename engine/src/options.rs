@@ -129,6 +129,20 @@ impl Options {
         }
     }
 
+    /// Whether a configured password is stored in plain text rather than as a bcrypt hash
+    /// (nats-server warns about it at startup): the single user's, or any user's of
+    /// `authorization` or an account.
+    pub fn has_plaintext_passwords(&self) -> bool {
+        let plain = |p: &str| !p.is_empty() && !p.starts_with("$2");
+        self.authorization.password.as_deref().is_some_and(plain)
+            || self
+                .authorization
+                .users
+                .iter()
+                .chain(self.accounts.iter().flat_map(|a| a.users.iter()))
+                .any(|u| plain(&u.password))
+    }
+
     /// How long a TCP client's TLS handshake may take.
     pub fn tls_timeout(&self) -> Duration {
         self.tls

@@ -125,6 +125,9 @@ pub fn log_banner(log: &Logger, server: &Server) {
     log.info("  Git:      [not set]");
     log.info(&format!("  Name:     {}", server.name()));
     log.info(&format!("  ID:       {}", server.id()));
+    if server.options().has_plaintext_passwords() {
+        log.warn("Plaintext passwords detected, use nkeys or bcrypt");
+    }
     if let Some(path) = &server.options().config_file {
         log.info(&format!("Using configuration file: {path}"));
     }

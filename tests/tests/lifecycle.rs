@@ -217,3 +217,32 @@ fn debug_lines() {
         assert_eq!(got, want, "[{kind}] log:\n{}", server.log());
     });
 }
+
+/// A password stored in plain text is warned about at startup, as nats-server does; a
+/// bcrypt hash is not.
+#[test]
+fn plaintext_password_warning() {
+    for_each_tcp_server(|kind| {
+        let warning = "[WRN] Plaintext passwords detected, use nkeys or bcrypt";
+        let plain = TestServer::start(
+            kind,
+            ServerConfig::config("authorization { users: [ {user: a, password: b} ] }\n"),
+        );
+        assert!(
+            plain.log().contains(warning),
+            "[{kind}] log:\n{}",
+            plain.log()
+        );
+        let hashed = TestServer::start(
+            kind,
+            ServerConfig::config(
+                "authorization { user: a, password: \"$2a$11$W2zko751KUvVy59mUTWmpOdWjpEm5qhcCZRd05GjI/sSOT.xtiHyG\" }\n",
+            ),
+        );
+        assert!(
+            !hashed.log().contains(warning),
+            "[{kind}] log:\n{}",
+            hashed.log()
+        );
+    });
+}

@@ -1195,6 +1195,20 @@ fn allowed_connection_types_are_read() {
 }
 
 #[test]
+fn plaintext_passwords_are_noticed() {
+    // nats-server warns "Plaintext passwords detected, use nkeys or bcrypt" for these.
+    assert!(ok("authorization { user: a, password: b }").has_plaintext_passwords());
+    assert!(ok("authorization { users: [ {user: a, password: b} ] }").has_plaintext_passwords());
+    assert!(ok("accounts { A { users: [ {user: a, password: b} ] } }").has_plaintext_passwords());
+    assert!(
+        !ok("authorization { user: a, password: \"$2a$11$abcdefghijklmnopqrstuv\" }")
+            .has_plaintext_passwords()
+    );
+    assert!(!ok("authorization { token: secret }").has_plaintext_passwords());
+    assert!(!ok("port: 4222").has_plaintext_passwords());
+}
+
+#[test]
 fn no_auth_user() {
     let o = ok("no_auth_user: bob\nauthorization { users: [ {user: bob, password: x} ] }");
     assert_eq!(o.authorization.no_auth_user.as_deref(), Some("bob"));
