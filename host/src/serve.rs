@@ -196,11 +196,11 @@ async fn serve<R: Runtime>(
                 runtime::pause_after_accept_error(rt, log, &what).await;
             }
             Event::Signal(Signal::Interrupt) => {
-                log.info("Trapped \"interrupt\" signal");
+                log.debug("Trapped \"interrupt\" signal");
                 break Stop::Interrupt;
             }
             Event::Signal(Signal::Terminate) => {
-                log.info("Trapped \"terminated\" signal");
+                log.debug("Trapped \"terminated\" signal");
                 break Stop::Terminate;
             }
             Event::Signal(Signal::Reload) => {

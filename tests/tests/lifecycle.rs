@@ -27,6 +27,19 @@ fn sigint_and_sigterm_shut_down() {
                 .wait_exit(Duration::from_secs(5))
                 .unwrap_or_else(|| panic!("{name}: server still running after 5 s"));
             assert_eq!(status.code(), Some(code), "{name}: exit status {status}");
+            // Without -D the signal itself is not logged (nats-server traps it at debug).
+            let log = server.log();
+            let after_ready: Vec<&str> = log
+                .lines()
+                .skip_while(|l| !l.ends_with("Server is ready"))
+                .skip(1)
+                .filter_map(|l| l.split_once("[INF] ").map(|(_, t)| t))
+                .collect();
+            assert_eq!(
+                after_ready,
+                ["Initiating Shutdown...", "Server Exiting.."],
+                "[{kind}] {name}: log:\n{log}"
+            );
         }
     });
 }
