@@ -259,3 +259,39 @@ fn plaintext_password_warning() {
         );
     });
 }
+
+/// Refused clients get an `[ERR]` line each, worded as nats-server's.
+#[test]
+fn error_lines() {
+    for_each_tcp_server(|kind| {
+        let server = TestServer::start(
+            kind,
+            ServerConfig::config(
+                "authorization { user: a, password: p }\nmax_payload: 16\nmax_connections: 2\n",
+            ),
+        );
+        let line_for = |c: &RawClient, what: &str| {
+            let port = c.stream().local_addr().unwrap().port();
+            format!("[ERR] 127.0.0.1:{port} - cid:{} - {what}", c.client_id())
+        };
+        let mut bad = RawClient::connect(&server);
+        bad.send(b"CONNECT {\"verbose\":false,\"user\":\"a\",\"pass\":\"x\",\"name\":\"who\"}\r\n");
+        bad.expect_err_and_close("Authorization Violation");
+        let mut big = RawClient::connect(&server);
+        big.send(b"CONNECT {\"verbose\":false,\"user\":\"a\",\"pass\":\"p\"}\r\nPUB a 20\r\n");
+        big.expect_err_and_close("Maximum Payload Violation");
+        let want = [
+            line_for(&bad, "\"who\" - authentication error"),
+            line_for(&big, "maximum payload exceeded: 20 vs 16"),
+        ];
+        let _held = RawClient::connected(&server, r#"{"verbose":false,"user":"a","pass":"p"}"#);
+        let _held2 = RawClient::connected(&server, r#"{"verbose":false,"user":"a","pass":"p"}"#);
+        let over = RawClient::connect(&server);
+        let over_line = line_for(&over, "maximum connections exceeded");
+        wait_for(Duration::from_secs(5), "the error lines", || {
+            let log = server.log();
+            (want.iter().all(|l| log.contains(l.as_str())) && log.contains(&over_line))
+                .then_some(())
+        });
+    });
+}

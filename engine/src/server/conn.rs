@@ -213,6 +213,7 @@ impl Connection {
         );
         conn.queue_with(|out| encode::info(out.tail(), &info));
         if over_connection_limit {
+            conn.log_error("maximum connections exceeded");
             conn.fail(
                 ClientError::MaximumConnectionsExceeded,
                 CloseReason::MaxConnectionsExceeded,
@@ -484,6 +485,14 @@ impl Connection {
             return;
         }
         let Some(grant) = self.auth.authenticate(&opts, &self.shared.nonce) else {
+            {
+                // nats-server names the client (from this CONNECT) in its error line.
+                let mut meta = self.shared.meta.lock();
+                meta.name = opts.name.clone().unwrap_or_default();
+                meta.lang = opts.lang.clone().unwrap_or_default();
+                meta.version = opts.version.clone().unwrap_or_default();
+            }
+            self.log_error("authentication error");
             self.fail(
                 ClientError::AuthorizationViolation,
                 CloseReason::AuthenticationViolation,
@@ -772,6 +781,9 @@ impl Connection {
     }
 
     fn parse_failed(&mut self, e: &ParseError) {
+        if let ParseError::PayloadTooLarge { size, max } = e {
+            self.log_error(&format!("maximum payload exceeded: {size} vs {max}"));
+        }
         let reason = match e.client_error() {
             Some(ClientError::MaximumPayloadViolation) => CloseReason::MaxPayloadExceeded,
             Some(ClientError::MaximumControlLineExceeded) => CloseReason::MaxControlLineExceeded,
@@ -809,6 +821,12 @@ impl Connection {
             }
             self.queue(encode::OK);
         }
+    }
+
+    /// An `[ERR]` line about this client, as nats-server logs refusals.
+    fn log_error(&self, what: &str) {
+        self.server
+            .log_error(&format!("{}{what}", self.log_prefix()));
     }
 
     /// This connection's trace prefix (see [`trace::prefix`]).

@@ -233,8 +233,9 @@ impl Server {
         Self::build(options, seed, now, None)
     }
 
-    /// [`Server::new`] with a log for the lines the engine makes itself: with the `trace`
-    /// option (`-V`) every protocol operation in and out, as nats-server traces them.
+    /// [`Server::new`] with a log for the lines the engine makes itself: refused clients
+    /// (`[ERR] … - authentication error`, …) and, with the `trace` option (`-V`), every
+    /// protocol operation in and out, as nats-server logs them.
     pub fn with_log(
         options: Options,
         seed: u64,
@@ -523,6 +524,13 @@ impl Server {
     pub(crate) fn trace(&self, message: &str) {
         if let Some(Log(log)) = &self.log {
             log.log(crate::log::Level::Trace, message);
+        }
+    }
+
+    /// Write an error line.
+    pub(crate) fn log_error(&self, message: &str) {
+        if let Some(Log(log)) = &self.log {
+            log.log(crate::log::Level::Error, message);
         }
     }
 
