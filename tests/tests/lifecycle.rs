@@ -295,3 +295,44 @@ fn error_lines() {
         });
     });
 }
+
+/// A subscriber that stops reading is cut off past `max_pending`, with nats-server's notice
+/// text. rnats only: nats-server 2.9.10 stalls the publisher at 75 % of `max_pending`
+/// instead (back-pressure rnats does not have; its notice comes with the write deadline
+/// there), so the same flood never crosses the limit on it.
+#[test]
+fn slow_consumer_notice() {
+    for_each_tcp_server(|kind| {
+        if kind.is_reference() {
+            return;
+        }
+        let server = TestServer::start(
+            kind,
+            ServerConfig::config("max_pending: 1MB\nwrite_deadline: \"30s\"\n"),
+        );
+        let mut slow = RawClient::connected(&server, QUIET);
+        slow.roundtrip(b"SUB flood 1\r\n");
+        let (port, cid) = (slow.stream().local_addr().unwrap().port(), slow.client_id());
+        // It never reads again; 32 MiB are far more than the socket buffers hold.
+        let mut publisher = RawClient::connected(&server, QUIET);
+        let chunk: Vec<u8> = b"PUB flood 1024\r\n"
+            .iter()
+            .copied()
+            .chain(std::iter::repeat_n(b'x', 1024))
+            .chain(*b"\r\n")
+            .collect();
+        let batch = chunk.repeat(1024);
+        for _ in 0..32 {
+            if publisher.try_send(&batch).is_err() {
+                break;
+            }
+        }
+        let notice = format!(
+            "[INF] 127.0.0.1:{port} - cid:{cid} - Slow Consumer Detected: MaxPending of 1048576 Exceeded"
+        );
+        wait_for(Duration::from_secs(10), "the slow consumer notice", || {
+            server.log().contains(&notice).then_some(())
+        });
+        server.assert_running();
+    });
+}

@@ -697,6 +697,10 @@ impl Connection {
                 .stats
                 .slow_consumers
                 .fetch_add(1, Ordering::Relaxed);
+            let prefix = trace::prefix(&target.meta.lock(), target.id());
+            self.server.log_info(&format!(
+                "{prefix}Slow Consumer Detected: MaxPending of {max_pending} Exceeded"
+            ));
             target.close(CloseReason::SlowConsumerPendingBytes);
             return false;
         }

@@ -534,6 +534,13 @@ impl Server {
         }
     }
 
+    /// Write an informational line (nats-server's notices).
+    pub(crate) fn log_info(&self, message: &str) {
+        if let Some(Log(log)) = &self.log {
+            log.log(crate::log::Level::Info, message);
+        }
+    }
+
     pub(crate) fn remember_closed(&self, conn: ClosedConn) {
         self.closed.push(conn);
     }
