@@ -98,6 +98,9 @@ pub struct Options {
     pub strict: bool,
     /// Disable the sublist result caches.
     pub no_sublist_cache: bool,
+    /// `no_fast_producer_stall`: never hold back a publisher whose subscribers fall
+    /// behind (they are then cut off as slow consumers sooner).
+    pub no_fast_producer_stall: bool,
     /// Accounts defined in the config file (besides the global account `$G`).
     pub accounts: Vec<AccountOptions>,
     /// Lame duck mode: time over which clients are closed.
@@ -183,6 +186,7 @@ impl Default for Options {
             jetstream_max_store: None,
             strict: true,
             no_sublist_cache: false,
+            no_fast_producer_stall: false,
             accounts: Vec::new(),
             lame_duck_duration: DEFAULT_LAME_DUCK_DURATION,
             lame_duck_grace_period: DEFAULT_LAME_DUCK_GRACE_PERIOD,

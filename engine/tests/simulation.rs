@@ -690,3 +690,43 @@ fn reload_takes_new_certificates_but_not_tls_on_or_off() {
     assert_eq!(o.tls.as_ref().unwrap().cert_file.as_deref(), Some("b.pem"));
     assert!(o.websocket.as_ref().unwrap().tls.is_some());
 }
+
+#[test]
+fn a_fast_producer_is_held_back_while_a_subscriber_falls_behind() {
+    let frame = {
+        let mut f = b"PUB data 1000\r\n".to_vec();
+        f.extend_from_slice(&[b'x'; 1000]);
+        f.extend_from_slice(b"\r\n");
+        f
+    };
+    for no_stall in [false, true] {
+        let s = server(Options {
+            max_pending: 64 * 1024,
+            no_fast_producer_stall: no_stall,
+            ..Options::default()
+        });
+        let mut slow = Client::ready(&s, at(0), CONNECT);
+        slow.send(b"SUB data 1\r\n", at(1));
+        let mut publisher = Client::ready(&s, at(0), CONNECT);
+        // Up to three quarters of max_pending (48 KiB, about 48 messages): no stall.
+        for i in 0..40 {
+            publisher.send(&frame, at(2 + i));
+            assert_eq!(publisher.conn.take_stall(), None, "message {i}");
+        }
+        // Past it: the producer is to be held back (unless configured not to be).
+        for i in 40..60 {
+            publisher.send(&frame, at(2 + i));
+        }
+        let want = (!no_stall).then_some(rnats_engine::server::STALL);
+        assert_eq!(
+            publisher.conn.take_stall(),
+            want,
+            "no_fast_producer_stall: {no_stall}"
+        );
+        assert_eq!(publisher.conn.take_stall(), None, "taken");
+        // Once the subscriber's writer has taken its backlog, no more stalls.
+        slow.recv();
+        publisher.send(&frame, at(70));
+        assert_eq!(publisher.conn.take_stall(), None);
+    }
+}

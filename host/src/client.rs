@@ -250,6 +250,11 @@ async fn read_loop<R: Runtime, Rd: AsyncRead + Unpin>(
                     return poll_fn(|cx| shared.poll_closed(cx)).await;
                 }
                 buf.set_large_reads(conn.large_messages());
+                // A subscriber of what this client publishes is falling behind: hold the
+                // client back a moment (nats-server's fast-producer stall).
+                if let Some(stall) = conn.take_stall() {
+                    runtime::sleep(rt, stall).await;
+                }
                 // A client that keeps the socket full would otherwise never let this
                 // loop wait, and the other tasks on its thread (the writers draining
                 // what it publishes) would starve: let them run between full reads.

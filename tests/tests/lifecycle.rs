@@ -297,9 +297,9 @@ fn error_lines() {
 }
 
 /// A subscriber that stops reading is cut off past `max_pending`, with nats-server's notice
-/// text. rnats only: nats-server 2.9.10 stalls the publisher at 75 % of `max_pending`
-/// instead (back-pressure rnats does not have; its notice comes with the write deadline
-/// there), so the same flood never crosses the limit on it.
+/// text. rnats only: both servers hold the publisher back past 75 % of `max_pending`, but
+/// rnats as nats-server 2.11+ does (5 ms per read) and 2.9.10 for up to a second per
+/// message, so with 2.9.10 the same flood meets the write deadline first.
 #[test]
 fn slow_consumer_notice() {
     for_each_tcp_server(|kind| {

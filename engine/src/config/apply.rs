@@ -412,6 +412,11 @@ impl<'o> Applier<'o> {
                     self.opts.no_sublist_cache = b;
                 }
             }
+            "no_fast_producer_stall" => {
+                if let Some(b) = self.bool(tk) {
+                    self.opts.no_fast_producer_stall = b;
+                }
+            }
             "authorization" => self.authorization(tk),
             "no_auth_user" => {
                 if let Some(s) = self.str(tk) {

@@ -1195,6 +1195,12 @@ fn allowed_connection_types_are_read() {
 }
 
 #[test]
+fn no_fast_producer_stall() {
+    assert!(!ok("port: 4222").no_fast_producer_stall);
+    assert!(ok("no_fast_producer_stall: true").no_fast_producer_stall);
+}
+
+#[test]
 fn plaintext_passwords_are_noticed() {
     // nats-server warns "Plaintext passwords detected, use nkeys or bcrypt" for these.
     assert!(ok("authorization { user: a, password: b }").has_plaintext_passwords());

@@ -57,6 +57,10 @@ impl PubRanges {
     }
 }
 
+/// How long a fast producer is held back per read while a subscriber is behind
+/// (nats-server 2.11+: `stallClientMaxDuration`; it also caps the total per read at 10 ms).
+pub const STALL: Duration = Duration::from_millis(5);
+
 /// A message being routed.
 struct Msg<'a> {
     subject: &'a [u8],
@@ -133,6 +137,9 @@ pub struct Connection {
     /// The last message published was at least `SHARE_PAYLOAD_AT` long (see
     /// [`Connection::large_messages`]).
     large_messages: bool,
+    /// A subscriber this connection published to is falling behind: how long the
+    /// frontend should hold off reading more (see [`Connection::take_stall`]).
+    stall: Option<Duration>,
     /// Counts of this batch, added to the shared counters once per batch so that
     /// publishers on different cores do not contend on them per message.
     batch: BatchCounts,
@@ -199,6 +206,7 @@ impl Connection {
             rng,
             finished: false,
             large_messages: false,
+            stall: None,
             batch: BatchCounts::default(),
             server,
             shared,
@@ -303,6 +311,15 @@ impl Connection {
         }
         self.finish_batch();
         !self.is_closed()
+    }
+
+    /// How long to hold off reading more from this client, because a subscriber of what it
+    /// published has fallen behind (past three quarters of `max_pending`); taken, so
+    /// `None` afterwards. Frontends wait that long (or until the subscriber's writer has
+    /// caught up) before their next read: the producer slows down instead of the
+    /// subscriber being cut off as a slow consumer (nats-server's fast-producer stall).
+    pub fn take_stall(&mut self) -> Option<Duration> {
+        self.stall.take()
     }
 
     /// Whether the last message this client published was at least
@@ -686,9 +703,15 @@ impl Connection {
             if let Some(w) = out.take_writer_waker() {
                 self.wake.push(w);
             }
-            let over_limit = out.pending() > max_pending;
+            let pending = out.pending();
+            let over_limit = pending > max_pending;
             if !over_limit {
                 target.counters.count_out(&out, body.len());
+            }
+            // nats-server stalls a fast producer while a subscriber's backlog is past
+            // three quarters of max_pending, rather than let it grow into the limit.
+            if pending > max_pending / 4 * 3 && !is_self && !self.options.no_fast_producer_stall {
+                self.stall = Some(STALL);
             }
             (over_limit, last)
         };

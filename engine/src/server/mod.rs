@@ -41,7 +41,7 @@ mod subscription;
 mod trace;
 
 pub use closed::{ClosedConn, ClosedSubscription, MAX_CLOSED_CLIENTS};
-pub use conn::Connection;
+pub use conn::{Connection, STALL};
 pub use outbound::{CloseReason, WriteEvent, SHARE_PAYLOAD_AT};
 pub use shared::{ConnMeta, ConnShared, Counters, TlsSession};
 pub use subscription::{SubRef, Subscription};
