@@ -83,7 +83,7 @@ pub async fn serve_tls<R: Runtime>(
     tasks: TaskTracker,
 ) {
     let mut conn = server.accept(peer_addr(peer), clock::now());
-    let prefix = format!("{}:{} - cid:{}", peer.ip(), peer.port(), conn.id());
+    let prefix = conn.log_prefix();
     let (handshake_first, handshake_limit, write_deadline) = {
         let o = server.options();
         let first = o.tls.as_ref().map(|t| t.handshake_first);
@@ -123,12 +123,12 @@ pub async fn serve_tls<R: Runtime>(
     let stream = match runtime::timeout(&rt, handshake_limit, handshake).await {
         Some(Ok(stream)) => stream,
         Some(Err(e)) => {
-            log.error(&format!("{prefix} - TLS handshake error: {e}"));
+            log.error(&format!("{prefix}TLS handshake error: {e}"));
             conn.close(CloseReason::TlsHandshakeError, clock::now());
             return;
         }
         None => {
-            log.error(&format!("{prefix} - TLS handshake timeout"));
+            log.error(&format!("{prefix}TLS handshake timeout"));
             conn.close(CloseReason::TlsHandshakeError, clock::now());
             return;
         }

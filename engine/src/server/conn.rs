@@ -9,6 +9,7 @@ use super::subscription::{SubRef, Subscription};
 use super::{trace, Account, ClientType, ClosedConn, Server};
 use crate::auth::{Authenticator, ResolvedPermissions};
 use crate::error::ClientError;
+use crate::log::Level;
 use crate::options::Options;
 use crate::prelude::*;
 use crate::proto::{encode, range_in, ClientOp, ParseError, ParserLimits, ServerParser};
@@ -435,7 +436,8 @@ impl Connection {
         if self.trace {
             let prefix = self.trace_prefix();
             for SubRef(sub) in &subs {
-                self.server.trace(&trace::delsub(&prefix, &sub.sid));
+                self.server
+                    .log(Level::Trace, &trace::delsub(&prefix, &sub.sid));
             }
         }
         // The reason the connection was first closed for (a slow consumer, say, rather
@@ -501,14 +503,14 @@ impl Connection {
             );
             return;
         }
+        {
+            // Before authenticating: nats-server names the client in its error line.
+            let mut meta = self.shared.meta.lock();
+            meta.name = opts.name.clone().unwrap_or_default();
+            meta.lang = opts.lang.clone().unwrap_or_default();
+            meta.version = opts.version.clone().unwrap_or_default();
+        }
         let Some(grant) = self.auth.authenticate(&opts, &self.shared.nonce) else {
-            {
-                // nats-server names the client (from this CONNECT) in its error line.
-                let mut meta = self.shared.meta.lock();
-                meta.name = opts.name.clone().unwrap_or_default();
-                meta.lang = opts.lang.clone().unwrap_or_default();
-                meta.version = opts.version.clone().unwrap_or_default();
-            }
             self.log_error("authentication error");
             self.fail(
                 ClientError::AuthorizationViolation,
@@ -532,13 +534,7 @@ impl Connection {
         }
         self.shared.protocol.store(opts.protocol, Ordering::Relaxed);
         *self.shared.credentials.lock() = Some(opts.clone());
-        {
-            let mut meta = self.shared.meta.lock();
-            meta.name = opts.name.clone().unwrap_or_default();
-            meta.lang = opts.lang.clone().unwrap_or_default();
-            meta.version = opts.version.clone().unwrap_or_default();
-            meta.user = grant.user;
-        }
+        self.shared.meta.lock().user = grant.user;
         self.parser.set_headers(opts.headers);
         self.parser.set_connect_required(false);
         self.opts = opts;
@@ -721,9 +717,10 @@ impl Connection {
                 .slow_consumers
                 .fetch_add(1, Ordering::Relaxed);
             let prefix = trace::prefix(&target.meta.lock(), target.id());
-            self.server.log_info(&format!(
-                "{prefix}Slow Consumer Detected: MaxPending of {max_pending} Exceeded"
-            ));
+            self.server.log(
+                Level::Info,
+                &format!("{prefix}Slow Consumer Detected: MaxPending of {max_pending} Exceeded"),
+            );
             target.close(CloseReason::SlowConsumerPendingBytes);
             return false;
         }
@@ -733,7 +730,7 @@ impl Connection {
             let header_len = if with_headers { msg.header_len } else { None };
             let line = trace::msg_line(msg.subject, &sub.sid, msg.reply, header_len, body.len());
             let prefix = trace::prefix(&target.meta.lock(), target.id());
-            self.server.trace(&trace::out(&prefix, &line));
+            self.server.log(Level::Trace, &trace::out(&prefix, &line));
         }
         if let Some(reply) = msg.reply {
             if target.tracks_responses.load(Ordering::Relaxed) {
@@ -853,7 +850,7 @@ impl Connection {
     /// An `[ERR]` line about this client, as nats-server logs refusals.
     fn log_error(&self, what: &str) {
         self.server
-            .log_error(&format!("{}{what}", self.log_prefix()));
+            .log(Level::Error, &format!("{}{what}", self.log_prefix()));
     }
 
     /// This connection's trace prefix (see [`trace::prefix`]).
@@ -870,7 +867,7 @@ impl Connection {
     /// Trace a received operation whose bytes are `raw` (its payload too, for PUB/HPUB).
     fn trace_op_in(&self, op: &ClientOp<'_>, raw: &[u8]) {
         let prefix = self.trace_prefix();
-        self.server.trace(&trace::op_in(&prefix, raw));
+        self.server.log(Level::Trace, &trace::op_in(&prefix, raw));
         let body = match op {
             ClientOp::Pub { payload, .. } => Some(&payload[..]),
             ClientOp::HPub {
@@ -883,13 +880,15 @@ impl Connection {
         };
         if let Some(body) = body {
             let max = self.options.max_traced_msg_len;
-            self.server.trace(&trace::payload(&prefix, body, max));
+            self.server
+                .log(Level::Trace, &trace::payload(&prefix, body, max));
         }
     }
 
     /// Trace something sent to this client.
     fn trace_out(&self, what: &str) {
-        self.server.trace(&trace::out(&self.trace_prefix(), what));
+        self.server
+            .log(Level::Trace, &trace::out(&self.trace_prefix(), what));
     }
 
     fn queue(&mut self, bytes: &[u8]) {

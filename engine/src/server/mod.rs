@@ -520,24 +520,11 @@ impl Server {
         self.log.is_some() && self.options().trace
     }
 
-    /// Write a trace line.
-    pub(crate) fn trace(&self, message: &str) {
+    /// Write a line the engine makes itself (a trace, a refused client) to the log, if
+    /// the server has one.
+    pub(crate) fn log(&self, level: crate::log::Level, message: &str) {
         if let Some(Log(log)) = &self.log {
-            log.log(crate::log::Level::Trace, message);
-        }
-    }
-
-    /// Write an error line.
-    pub(crate) fn log_error(&self, message: &str) {
-        if let Some(Log(log)) = &self.log {
-            log.log(crate::log::Level::Error, message);
-        }
-    }
-
-    /// Write an informational line (nats-server's notices).
-    pub(crate) fn log_info(&self, message: &str) {
-        if let Some(Log(log)) = &self.log {
-            log.log(crate::log::Level::Info, message);
+            log.log(level, message);
         }
     }
 
