@@ -31,8 +31,8 @@ use rnats_host::client;
 use rnats_host::clock;
 use rnats_host::logger::Logger;
 use rnats_host::runtime::{self, Runtime};
-use rnats_host::serve::{self, Gateway, TaskTracker};
-use rnats_host::tls::{self, TlsAcceptor};
+use rnats_host::serve::{Gateway, TaskTracker};
+use rnats_host::tls::{self, ListenerTls, TlsAcceptor};
 use std::future::Future;
 use std::net::SocketAddr;
 use std::pin::Pin;
@@ -43,7 +43,7 @@ use std::time::{Duration, Instant};
 pub struct WebsocketGateway<R: Runtime> {
     bound: Option<(R::Listener, SocketAddr, String)>,
     /// The TLS side, with a `tls` block.
-    tls: Option<TlsAcceptor>,
+    tls: Option<ListenerTls>,
 }
 
 impl<R: Runtime> Default for WebsocketGateway<R> {
@@ -64,15 +64,14 @@ impl<R: Runtime> WebsocketGateway<R> {
 
 impl<R: Runtime> Gateway<R> for WebsocketGateway<R> {
     fn bind(&mut self, rt: &R, opts: &mut Options) -> Result<(), String> {
-        let Some(ws) = opts.websocket.as_mut().filter(|ws| ws.enabled()) else {
+        if !opts.websocket.as_ref().is_some_and(|ws| ws.enabled()) {
+            return Ok(());
+        }
+        // Certificates first: a bad one stops the server before anything listens.
+        self.tls = ListenerTls::new(opts, websocket_tls, "websocket")?;
+        let Some(ws) = opts.websocket.as_mut() else {
             return Ok(());
         };
-        // Certificates first: a bad one stops the server before anything listens.
-        self.tls = ws
-            .tls
-            .as_ref()
-            .map(|t| tls::acceptor(t, "websocket"))
-            .transpose()?;
         let port = ws.port.unwrap_or(0);
         let (listener, addr) = runtime::listen(rt, &ws.host, port)
             .map_err(|e| format!("Unable to listen for websocket connections: {e}"))?;
@@ -106,8 +105,6 @@ impl<R: Runtime> Gateway<R> for WebsocketGateway<R> {
                 return std::future::pending().await;
             };
             let mut tls = self.tls;
-            // New certificates after a reload serve the connections that follow.
-            let mut generation = server.config_generation();
             let policy = Arc::new(
                 server
                     .options()
@@ -119,18 +116,12 @@ impl<R: Runtime> Gateway<R> for WebsocketGateway<R> {
             loop {
                 match runtime::accept(&rt, &listener).await {
                     Ok(accepted) => {
-                        let now = server.config_generation();
-                        if let Some(acceptor) = tls.as_mut().filter(|_| now != generation) {
-                            let options = server.options();
-                            let block = options.websocket.as_ref().and_then(|ws| ws.tls.as_ref());
-                            serve::refresh_acceptor(acceptor, block, "websocket", &log);
-                        }
-                        generation = now;
+                        let acceptor = tls.as_mut().map(|t| t.current(&server, &log));
                         let conn = connection(
                             rt.clone(),
                             server.clone(),
                             policy.clone(),
-                            tls.clone(),
+                            acceptor,
                             accepted,
                             log.clone(),
                             tasks.clone(),
@@ -145,6 +136,11 @@ impl<R: Runtime> Gateway<R> for WebsocketGateway<R> {
             }
         })
     }
+}
+
+/// The `websocket` block's `tls` block.
+fn websocket_tls(options: &Options) -> Option<&rnats_engine::options::TlsOptions> {
+    options.websocket.as_ref().and_then(|ws| ws.tls.as_ref())
 }
 
 /// One WebSocket client: the TLS handshake with a `tls` block, the upgrade, then the

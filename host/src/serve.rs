@@ -7,7 +7,7 @@ use crate::logger::Logger;
 use crate::monitor;
 use crate::runtime::{self, Runtime, Signal, SignalSource};
 use crate::startup;
-use crate::tls::{self, TlsAcceptor};
+use crate::tls::ListenerTls;
 use crate::{clock, seed};
 use rnats_engine::options::Options;
 use rnats_engine::server::{lame_duck_schedule, CloseReason, Server};
@@ -79,10 +79,9 @@ pub async fn run_with<R: Runtime>(
     };
     // The client port's TLS (a top-level `tls` block or the `--tls*` flags); a certificate
     // only the TLS library can find wrong stops the server here.
-    let tls = match opts.tls.as_ref().map(|t| tls::acceptor(t, "client")) {
-        None => None,
-        Some(Ok(acceptor)) => Some(acceptor),
-        Some(Err(e)) => {
+    let tls = match ListenerTls::new(&opts, |o| o.tls.as_ref(), "client") {
+        Ok(tls) => tls,
+        Err(e) => {
             log.fatal(&e);
             return ExitCode::from(1);
         }
@@ -125,21 +124,6 @@ pub async fn run_with<R: Runtime>(
     code
 }
 
-/// After a reload: serve new connections with the `tls` block's certificates as they are
-/// now. A block the TLS library rejects is logged and the old certificates stay.
-pub fn refresh_acceptor(
-    acceptor: &mut TlsAcceptor,
-    options: Option<&rnats_engine::options::TlsOptions>,
-    what: &str,
-    log: &Logger,
-) {
-    match options.map(|o| tls::acceptor(o, what)) {
-        Some(Ok(fresh)) => *acceptor = fresh,
-        Some(Err(e)) => log.error(&format!("Config reload: {what} TLS kept: {e}")),
-        None => {}
-    }
-}
-
 /// Why the accept loop ended.
 enum Stop {
     /// SIGINT: exit 0.
@@ -159,7 +143,7 @@ enum Event<C> {
 /// The client port: its listener, and its TLS when clients must use it.
 struct Clients<R: Runtime> {
     listener: R::Listener,
-    tls: Option<TlsAcceptor>,
+    tls: Option<ListenerTls>,
 }
 
 /// Accept clients until a signal says stop; reload on SIGHUP. Returns the exit code.
@@ -190,7 +174,10 @@ async fn serve<R: Runtime>(
         })
         .await;
         match event {
-            Event::Accepted(Ok(conn)) => client::spawn(rt, server, conn, tls.as_ref(), log, &tasks),
+            Event::Accepted(Ok(conn)) => {
+                let acceptor = tls.as_mut().map(|t| t.current(server, log));
+                client::spawn(rt, server, conn, acceptor.as_ref(), log, &tasks)
+            }
             Event::Accepted(Err(e)) => {
                 let what = format!("Error accepting client connection: {e}");
                 runtime::pause_after_accept_error(rt, log, &what).await;
@@ -203,12 +190,7 @@ async fn serve<R: Runtime>(
                 log.debug("Trapped \"terminated\" signal");
                 break Stop::Terminate;
             }
-            Event::Signal(Signal::Reload) => {
-                startup::reload(log, server);
-                if let Some(t) = tls.as_mut() {
-                    refresh_acceptor(t, server.options().tls.as_ref(), "client", log);
-                }
-            }
+            Event::Signal(Signal::Reload) => startup::reload(log, server),
             Event::Signal(Signal::LameDuck) => break Stop::LameDuck,
         }
     };

@@ -12,6 +12,7 @@ mod stream;
 
 pub use stream::{split, FirstRecordCheck, Joined, Replay, TlsReader, TlsWriter};
 
+use crate::logger::Logger;
 use futures_rustls::rustls::crypto::ring;
 use futures_rustls::rustls::pki_types::pem::PemObject;
 use futures_rustls::rustls::pki_types::{CertificateDer, PrivateKeyDer};
@@ -19,8 +20,8 @@ use futures_rustls::rustls::server::{ClientHello, ResolvesServerCert, WebPkiClie
 use futures_rustls::rustls::sign::CertifiedKey;
 use futures_rustls::rustls::{self, RootCertStore, ServerConfig};
 use futures_rustls::server::TlsStream;
-use rnats_engine::options::TlsOptions;
-use rnats_engine::server::TlsSession;
+use rnats_engine::options::{Options, TlsOptions};
+use rnats_engine::server::{Server, TlsSession};
 use std::sync::Arc;
 
 pub use futures_rustls::TlsAcceptor;
@@ -85,6 +86,56 @@ pub fn session<S>(stream: &TlsStream<S>) -> TlsSession {
             Some(rest) => format!("TLS_{rest}"),
             None => suite.to_string(),
         },
+    }
+}
+
+/// Which `tls` block of the options a listener serves.
+pub type TlsBlock = fn(&Options) -> Option<&TlsOptions>;
+
+/// A listener's TLS acceptor, kept in step with the configuration: after a reload (the
+/// server's configuration generation moved) the next connection gets one built from the
+/// block as it is now, so new certificates serve new connections, as in nats-server. A
+/// block the TLS library rejects then is logged and the previous certificates stay.
+pub struct ListenerTls {
+    acceptor: TlsAcceptor,
+    block: TlsBlock,
+    what: &'static str,
+    /// The configuration generation `acceptor` was built for.
+    generation: u64,
+}
+
+impl ListenerTls {
+    /// The acceptor for `block` of `options` (none when the listener has no TLS), or the
+    /// startup error. `what` names the listener in messages (`client`, `websocket`).
+    pub fn new(
+        options: &Options,
+        block: TlsBlock,
+        what: &'static str,
+    ) -> Result<Option<ListenerTls>, String> {
+        let Some(tls) = block(options) else {
+            return Ok(None);
+        };
+        Ok(Some(ListenerTls {
+            acceptor: acceptor(tls, what)?,
+            block,
+            what,
+            // A server starts at generation 0.
+            generation: 0,
+        }))
+    }
+
+    /// The acceptor for the next connection of `server`.
+    pub fn current(&mut self, server: &Server, log: &Logger) -> TlsAcceptor {
+        let generation = server.config_generation();
+        if generation != self.generation {
+            self.generation = generation;
+            match (self.block)(&server.options()).map(|t| acceptor(t, self.what)) {
+                Some(Ok(fresh)) => self.acceptor = fresh,
+                Some(Err(e)) => log.error(&format!("Config reload: {} TLS kept: {e}", self.what)),
+                None => {}
+            }
+        }
+        self.acceptor.clone()
     }
 }
 
