@@ -24,6 +24,21 @@ async fn connect_with(server: &TestServer, opts: ConnectOptions) -> async_nats::
         .unwrap_or_else(|e| panic!("connect to {}: {e}", server.url()))
 }
 
+/// A connection attempt with `opts` that the server must refuse as an authorization
+/// violation.
+async fn refused(server: &TestServer, opts: ConnectOptions) {
+    let err = timeout(T, opts.connection_timeout(T).connect(server.url()))
+        .await
+        .expect("connect should fail fast")
+        .expect_err("bad credentials must fail");
+    assert_eq!(
+        err.kind(),
+        ConnectErrorKind::AuthorizationViolation,
+        "[{}] {err}",
+        server.kind()
+    );
+}
+
 async fn next(sub: &mut Subscriber) -> Message {
     timeout(T, sub.next())
         .await
@@ -263,15 +278,7 @@ fn client_auth() {
             ConnectOptions::with_user_and_password("admin".into(), "wrong".into()),
             ConnectOptions::new(),
         ] {
-            let err = timeout(T, opts.connection_timeout(T).connect(server.url()))
-                .await
-                .expect("connect should fail fast")
-                .expect_err("bad credentials must fail");
-            assert_eq!(
-                err.kind(),
-                ConnectErrorKind::AuthorizationViolation,
-                "{err}"
-            );
+            refused(&server, opts).await;
         }
 
         let server = TestServer::start(kind, ServerConfig::config("authorization { token: tk }\n"));
@@ -329,15 +336,7 @@ fn client_nkey_auth() {
             ConnectOptions::with_user_and_password(NKEY_PUBLIC.into(), "x".into()),
             ConnectOptions::new(),
         ] {
-            let err = timeout(T, opts.connection_timeout(T).connect(server.url()))
-                .await
-                .expect("connect should fail fast")
-                .expect_err("bad credentials must fail");
-            assert_eq!(
-                err.kind(),
-                ConnectErrorKind::AuthorizationViolation,
-                "[{kind}] {err}"
-            );
+            refused(&server, opts).await;
         }
     });
 }

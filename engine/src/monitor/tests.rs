@@ -197,14 +197,7 @@ fn varz_and_info_announce_tls() {
         assert_eq!(v.get("tls_required").and_then(|b| b.as_bool()), required);
         assert_eq!(v.get("tls_verify").and_then(|b| b.as_bool()), verify);
         assert_eq!(v["tls_timeout"], timeout);
-        let conn = connect(&server, 40001, "", at(1));
-        let mut chunks = std::collections::VecDeque::new();
-        let mut cx = core::task::Context::from_waker(core::task::Waker::noop());
-        let _ = conn.shared().poll_write(&mut cx, &mut chunks);
-        let info: String = chunks
-            .iter()
-            .map(|c| String::from_utf8_lossy(c).into_owned())
-            .collect();
+        let info = info_line(&server, 40001);
         let json: serde_json::Value = serde_json::from_str(info[5..].trim()).unwrap();
         assert_eq!(json.get("tls_required").and_then(|b| b.as_bool()), required);
         assert_eq!(json.get("tls_verify").and_then(|b| b.as_bool()), verify);
@@ -219,17 +212,21 @@ fn varz_and_info_announce_tls() {
     }
 }
 
-/// The INFO a new connection of `server` gets.
-fn info_of(server: &Arc<Server>, port: u16) -> serde_json::Value {
+/// The INFO line a new connection of `server` gets.
+fn info_line(server: &Arc<Server>, port: u16) -> String {
     let conn = connect(server, port, "", at(1));
     let mut chunks = std::collections::VecDeque::new();
     let mut cx = core::task::Context::from_waker(core::task::Waker::noop());
     let _ = conn.shared().poll_write(&mut cx, &mut chunks);
-    let line: String = chunks
+    chunks
         .iter()
         .map(|c| String::from_utf8_lossy(c).into_owned())
-        .collect();
-    serde_json::from_str(line[5..].trim()).unwrap()
+        .collect()
+}
+
+/// The INFO a new connection of `server` gets, parsed.
+fn info_of(server: &Arc<Server>, port: u16) -> serde_json::Value {
+    serde_json::from_str(info_line(server, port)[5..].trim()).unwrap()
 }
 
 #[test]
